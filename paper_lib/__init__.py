@@ -1,0 +1,11 @@
+"""Crystal-structure classification from diffraction fingerprints (Ziletti et al., Nat. Commun. 2018).
+
+``ase.Atoms`` in, symmetry class out. One module per stage of the data flow:
+:mod:`~paper_lib.structures` (prototypes, pre-processing), :mod:`~paper_lib.defects`,
+:mod:`~paper_lib.diffraction` (the fingerprint), :mod:`~paper_lib.io` (files),
+:mod:`~paper_lib.plotting`, :mod:`~paper_lib.config` (presets), :mod:`~paper_lib.cli`.
+"""
+from .diffraction import detector_intensity, fingerprint, fingerprints
+
+__version__ = "0.1.0"
+__all__ = ["fingerprint", "fingerprints", "detector_intensity", "__version__"]

@@ -1,0 +1,246 @@
+"""Command line: ``python -m paper_lib <step> ...`` (one sub-command per stage of the data flow)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shard must look like K/N (e.g. 0/8), got {text!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise argparse.ArgumentTypeError(f"shard {text}: need 0 <= K < N")
+    return k, n
+
+
+def _structure_rows(preset, sid_atoms_record):
+    """Rows (atoms, keys) of one pristine structure and its defective variants."""
+    from .defects import variants_of
+
+    sid, atoms, record, plan = sid_atoms_record
+    keys = {"sid": sid, "defect": "pristine", "level": 0.0, **record}
+    rows = [(atoms, keys)]
+    for kind, level, defective in variants_of(preset, plan, sid, atoms):
+        rows.append((defective, {**keys, "defect": kind, "level": level}))
+    return rows
+
+
+def _generate_one(args):
+    from .structures import pristine_structure, structure_plan, structure_rng
+
+    preset, plan, sid = args
+    label = structure_plan(preset.counts)[sid]
+    atoms, record = pristine_structure(label, preset.elements, preset.target_atoms,
+                                       structure_rng(preset.seed, sid))
+    if preset.split_hex_rh:
+        record["label"] = record["label8"]
+    return _structure_rows(preset, (sid, atoms, record, plan))
+
+
+def cmd_structures(args) -> int:
+    """Generate the pristine structures of a shard and their defective variants into an ASE db."""
+    import multiprocessing as mp
+
+    from tqdm import tqdm
+
+    from . import config
+    from .defects import variant_plan
+    from .io import write_structures
+
+    preset = config.load(args.config)
+    k, n = args.shard
+    out = Path(args.out) if args.out else Path("results") / preset.name / "structures.db"
+    plan = variant_plan(preset)
+    sids = list(range(k, preset.n_pristine, n))
+    start = time.perf_counter()
+    jobs = [(preset, plan, sid) for sid in sids]
+    counter = {"rows": 0}
+
+    def rows():
+        with mp.get_context("fork").Pool(args.processes) if args.processes > 1 else _Serial() as pool:
+            results = pool.imap(_generate_one, jobs, chunksize=8)
+            for batch in tqdm(results, total=len(jobs), desc=f"structures {k}/{n}", unit="pristine",
+                              disable=None, mininterval=2):
+                for row in batch:
+                    counter["rows"] += 1
+                    yield row
+
+    written = write_structures(out, rows())
+    elapsed = time.perf_counter() - start
+    print(f"{out}: {len(sids)} pristine + {written - len(sids)} defective structures "
+          f"in {elapsed:.1f} s ({written / max(elapsed, 1e-9):.0f} structures/s, {args.processes} process(es))")
+    return 0
+
+
+class _Serial:
+    """A stand-in for a process pool that runs in this process."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    @staticmethod
+    def imap(func, items, chunksize=1):
+        return map(func, items)
+
+
+def cmd_merge_structures(args) -> int:
+    from .io import merge_structures
+
+    n = merge_structures(args.out, args.shards)
+    print(f"{args.out}: {n} structures from {len(args.shards)} shard(s)")
+    return 0
+
+
+def _row_block(db_path, shard):
+    """Row-id range [first, stop) of shard K/N of a database (contiguous blocks of rows)."""
+    import sqlite3
+
+    k, n = shard
+    with sqlite3.connect(db_path) as con:
+        first, last = con.execute("SELECT MIN(id), MAX(id) FROM systems").fetchone()
+    if first is None:
+        return 1, 1
+    size = last - first + 1
+    return first + size * k // n, first + size * (k + 1) // n
+
+
+def fingerprint_options(args) -> dict:
+    """The fingerprint keywords given on the command line (defaults: the seed's)."""
+    return {"mask_inner_px": args.mask_inner_px, "mask_outer_px": args.mask_outer_px,
+            "z_shift": args.z_shift, "angle_deg": args.angle_deg}
+
+
+def cmd_fingerprints(args) -> int:
+    """Fingerprints of a shard of a structure database, written to HDF5."""
+    import numpy as np
+
+    from . import __version__
+    from .diffraction import fingerprints
+    from .io import read_structures, write_fingerprints
+
+    if not Path(args.db).exists():
+        raise FileNotFoundError(f"{args.db}: no such structure database")
+    first, stop = _row_block(args.db, args.shard)
+    rows = list(read_structures(args.db, f"id>={first},id<{stop}") if stop > first else [])
+    options = fingerprint_options(args)
+    start = time.perf_counter()
+    names = [f"{args.db} row {row_id}" for row_id, _, _ in rows]
+    # database rows are finite clusters already (pbc False): fingerprints take them as given
+    result = fingerprints([atoms for _, atoms, _ in rows], processes=args.processes, names=names,
+                          target_atoms=None, **options)
+    kept = [rows[i] for i in result.ok]
+    meta = {"row_id": [r[0] for r in kept],
+            "sid": [r[2].get("sid", -1) for r in kept],
+            "label": [r[2].get("label", "") for r in kept],
+            "defect": [r[2].get("defect", "") for r in kept],
+            "level": np.array([r[2].get("level", 0.0) for r in kept], dtype=float)}
+    failed = [(rows[i][0], message) for i, message in result.failed]
+    attrs = {"fingerprint": options, "source": str(args.db), "shard": f"{args.shard[0]}/{args.shard[1]}",
+             "paper_lib_version": __version__}
+    write_fingerprints(args.out, result.fingerprints, meta, failed, attrs)
+    elapsed = time.perf_counter() - start
+    print(f"{args.out}: {len(kept)} fingerprints, {len(failed)} failed, {elapsed:.1f} s "
+          f"({len(kept) / max(elapsed, 1e-9):.1f} fingerprints/s on {args.processes} process(es))")
+    for row_id, message in failed[:10]:
+        print(f"  failed: {message}", file=sys.stderr)
+    return 0
+
+
+def cmd_merge_fingerprints(args) -> int:
+    from .io import merge_fingerprints
+
+    n = merge_fingerprints(args.out, args.shards)
+    print(f"{args.out}: {n} fingerprints from {len(args.shards)} shard(s)")
+    return 0
+
+
+def cmd_render(args) -> int:
+    """PNG images of fingerprints from an HDF5 file: the first ``--per-class`` of each class."""
+    from .io import read_fingerprints
+    from .plotting import save_fingerprint_png
+
+    data = read_fingerprints(args.h5)
+    written = 0
+    for label in sorted(set(data["label"])):
+        chosen = [i for i, (lab, defect) in enumerate(zip(data["label"], data["defect"]))
+                  if lab == label and defect == args.defect][: args.per_class]
+        for i in chosen:
+            name = f"{label.replace('/', '-')}_{args.defect}_row{data['row_id'][i]}.png"
+            save_fingerprint_png(data["fingerprints"][i], Path(args.out) / name, gamma=args.gamma)
+            written += 1
+    print(f"{args.out}: {written} PNG file(s)")
+    return 0
+
+
+def _add_fingerprint_options(p) -> None:
+    from .diffraction import ANGLE_DEG, MASK_INNER_PX, Z_SHIFT
+
+    none_or_float = lambda t: None if t.lower() == "none" else float(t)  # noqa: E731
+    p.add_argument("--mask-inner-px", type=none_or_float, default=MASK_INNER_PX,
+                   help=f"radius (px) of the central disc zeroed (default {MASK_INNER_PX}; 'none')")
+    p.add_argument("--mask-outer-px", type=none_or_float, default=None,
+                   help="zero pixels at or beyond this radius (px) (default none; reference code: 30)")
+    p.add_argument("--z-shift", type=int, default=Z_SHIFT, help=f"raise Z by this (default {Z_SHIFT})")
+    p.add_argument("--angle-deg", type=float, default=ANGLE_DEG,
+                   help=f"rotation about x, y, z per channel (default {ANGLE_DEG:g} deg)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m paper_lib",
+                                     description="Crystal-structure classification from diffraction "
+                                                 "fingerprints (Ziletti et al. 2018).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("structures", help="generate pristine and defective structures (ASE db)")
+    p.add_argument("--config", required=True, help="preset file, e.g. config/quick.yaml")
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="K/N",
+                   help="generate shard K of N (structure index mod N == K); default all")
+    p.add_argument("--out", help="database to write (default results/<preset>/structures.db)")
+    p.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    p.set_defaults(func=cmd_structures)
+
+    p = sub.add_parser("merge-structures", help="concatenate shard databases into one")
+    p.add_argument("shards", nargs="+", help="shard databases, in order")
+    p.add_argument("--out", required=True, help="database to write")
+    p.set_defaults(func=cmd_merge_structures)
+
+    p = sub.add_parser("fingerprints", help="diffraction fingerprints of a structure database (HDF5)")
+    p.add_argument("--db", required=True, help="structure database (ASE db)")
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="K/N",
+                   help="fingerprint block K of N of the database's rows; default all")
+    p.add_argument("--out", required=True, help="HDF5 file to write")
+    p.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    _add_fingerprint_options(p)
+    p.set_defaults(func=cmd_fingerprints)
+
+    p = sub.add_parser("merge-fingerprints", help="concatenate fingerprint shards into one file")
+    p.add_argument("shards", nargs="+")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_merge_fingerprints)
+
+    p = sub.add_parser("render", help="fingerprints as PNG images")
+    p.add_argument("h5", help="fingerprint file (HDF5)")
+    p.add_argument("--out", required=True, help="folder for the PNG files")
+    p.add_argument("--per-class", type=int, default=1, help="images per class (default 1)")
+    p.add_argument("--defect", default="pristine", help="which structures (default pristine)")
+    p.add_argument("--gamma", type=float, default=0.5, help="display gamma (default 0.5)")
+    p.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv=None) -> int:
+    from .config import ConfigError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,175 @@
+"""Presets (``config/*.yaml``): loading and validation.
+
+A preset describes one run of the data flow: which classes, how many pristine structures, which
+defect levels. Every key is checked here, before any work starts: an unknown key, a missing key or an
+impossible value raises :class:`ConfigError` naming the file and the key.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .structures import CLASSES_7, CLASSES_8
+
+MAX_Z_INPUT = 96  # the IT92 table ends at Cf (98) and atomic numbers are raised by two
+
+
+class ConfigError(ValueError):
+    """A preset file that cannot be used, with the file and the key in the message."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A validated preset. Percentages (``displacements``, ``vacancies``) are in %."""
+
+    name: str
+    seed: int
+    split_hex_rh: bool
+    counts: dict[str, int]
+    elements: tuple[int, ...]
+    target_atoms: int
+    displacements: tuple[float, ...]
+    vacancies: tuple[float, ...]
+    fraction_of_pristine: float
+    shards: int
+    source: str = "<dict>"
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return CLASSES_8 if self.split_hex_rh else CLASSES_7
+
+    @property
+    def n_pristine(self) -> int:
+        return sum(self.counts.values())
+
+    def digest(self) -> str:
+        """SHA-256 (first 16 hex digits) of the canonical preset, for provenance."""
+        text = json.dumps(self.raw, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_SCHEMA: dict[str, Any] = {
+    "preset": str,
+    "seed": int,
+    "split_hex_rh": bool,
+    "pristine": {"counts": dict, "elements": (str, list), "target_atoms": int},
+    "defects": {"displacements": list, "vacancies": list, "fraction_of_pristine": (int, float)},
+    "shards": int,
+}
+
+
+def _check_keys(section: dict, schema: dict, where: str, source: str) -> None:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: '{where or 'top level'}' must be a mapping of keys")
+    for key in section:
+        if key not in schema:
+            close = difflib.get_close_matches(str(key), list(schema), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            name = f"{where}.{key}" if where else str(key)
+            raise ConfigError(f"{source}: unknown key '{name}'{hint}; allowed: {', '.join(schema)}")
+    for key, kind in schema.items():
+        name = f"{where}.{key}" if where else key
+        if key not in section:
+            raise ConfigError(f"{source}: missing key '{name}'")
+        value = section[key]
+        if isinstance(kind, dict):
+            _check_keys(value, kind, name, source)
+        elif kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{source}: '{name}' must be an integer, got {value!r}")
+        elif kind is not int and not isinstance(value, kind):
+            raise ConfigError(f"{source}: '{name}' has the wrong type ({type(value).__name__})")
+
+
+def _elements(value, source: str) -> tuple[int, ...]:
+    from ase.data import atomic_numbers
+
+    if value == "all":
+        return tuple(range(1, 95))  # H .. Pu
+    if isinstance(value, str) or not value:
+        raise ConfigError(f"{source}: 'pristine.elements' must be 'all' or a non-empty list of symbols")
+    out = []
+    for symbol in value:
+        if symbol not in atomic_numbers or atomic_numbers[symbol] == 0:
+            raise ConfigError(f"{source}: 'pristine.elements' has an unknown element {symbol!r}")
+        z = atomic_numbers[symbol]
+        if z > MAX_Z_INPUT:
+            raise ConfigError(f"{source}: element {symbol} (Z={z}) is beyond the form-factor table "
+                              f"(Z + 2 must be at most 98)")
+        out.append(z)
+    return tuple(out)
+
+
+def _levels(values: list, name: str, upper: float, source: str) -> tuple[float, ...]:
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{source}: '{name}' must hold numbers (in %), got {v!r}")
+        if not 0 < v < upper:
+            raise ConfigError(f"{source}: '{name}' level {v} % is impossible (must be > 0 and < {upper:g} %)")
+        out.append(float(v))
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{source}: '{name}' lists a level twice")
+    return tuple(sorted(out))
+
+
+def validate(raw: dict, source: str = "<dict>") -> Preset:
+    """Check a preset mapping and return a :class:`Preset`; raises :class:`ConfigError`."""
+    _check_keys(raw, _SCHEMA, "", source)
+    classes = CLASSES_8 if raw["split_hex_rh"] else CLASSES_7
+    counts = raw["pristine"]["counts"]
+    for label, n in counts.items():
+        if label not in classes:
+            split = "true" if label in CLASSES_8 else "false"
+            hint = (f" (with split_hex_rh: {raw['split_hex_rh']}; it needs split_hex_rh: {split})"
+                    if label in CLASSES_7 + CLASSES_8 else "")
+            raise ConfigError(f"{source}: unknown class '{label}' in 'pristine.counts'{hint}; "
+                              f"classes: {', '.join(classes)}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ConfigError(f"{source}: 'pristine.counts.{label}' must be a count >= 0, got {n!r}")
+    if sum(counts.values()) == 0:
+        raise ConfigError(f"{source}: 'pristine.counts' asks for zero structures")
+    target = raw["pristine"]["target_atoms"]
+    if not 2 <= target <= 20000:
+        raise ConfigError(f"{source}: 'pristine.target_atoms' must be between 2 and 20000, got {target}")
+    fraction = raw["defects"]["fraction_of_pristine"]
+    if not 0 <= fraction <= 1:
+        raise ConfigError(f"{source}: 'defects.fraction_of_pristine' must be in [0, 1], got {fraction}")
+    if raw["shards"] < 1:
+        raise ConfigError(f"{source}: 'shards' must be at least 1, got {raw['shards']}")
+    if raw["seed"] < 0:
+        raise ConfigError(f"{source}: 'seed' must be >= 0, got {raw['seed']}")
+    return Preset(
+        name=raw["preset"],
+        seed=raw["seed"],
+        split_hex_rh=raw["split_hex_rh"],
+        counts={label: counts.get(label, 0) for label in classes},
+        elements=_elements(raw["pristine"]["elements"], source),
+        target_atoms=target,
+        displacements=_levels(raw["defects"]["displacements"], "defects.displacements", 100.0, source),
+        vacancies=_levels(raw["defects"]["vacancies"], "defects.vacancies", 100.0, source),
+        fraction_of_pristine=float(fraction),
+        shards=raw["shards"],
+        source=source,
+        raw=raw,
+    )
+
+
+def load(path: str | Path) -> Preset:
+    """Read and validate a preset file (YAML)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such preset file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if raw is None:
+        raise ConfigError(f"{path}: the preset file is empty")
+    return validate(raw, str(path))

@@ -1,0 +1,80 @@
+"""Defects applied to a pristine supercell: vacancies and random displacements.
+
+Levels are in percent, as in the paper: a vacancy level eta removes round(eta/100 * N) atoms chosen
+at random without replacement; a displacement level delta moves every atom by a Gaussian vector with
+standard deviation sigma = delta/100 * d_nn per Cartesian component, d_nn being the mean
+nearest-neighbour distance (Angstrom) of the pristine structure.
+"""
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+
+from .structures import mean_nn_distance
+
+KINDS = ("vacancies", "displacements")
+
+
+def vacancies(atoms: Atoms, eta_percent: float, rng: np.random.Generator) -> Atoms:
+    """Remove ``eta_percent`` % of the atoms at random (without replacement); at least 2 stay."""
+    if not 0 <= eta_percent < 100:
+        raise ValueError(f"vacancy level must be in [0, 100) %, got {eta_percent}")
+    n_remove = min(int(round(eta_percent / 100 * len(atoms))), len(atoms) - 2)
+    keep = np.sort(rng.permutation(len(atoms))[n_remove:])
+    return atoms[keep]
+
+
+def displacements(atoms: Atoms, delta_percent: float, rng: np.random.Generator,
+                  nn_distance: float | None = None) -> Atoms:
+    """Displace every atom by N(0, sigma^2) per component, sigma = delta/100 * d_nn (Angstrom).
+
+    ``nn_distance`` defaults to the structure's own mean nearest-neighbour distance.
+    """
+    if delta_percent < 0 or not np.isfinite(delta_percent):
+        raise ValueError(f"displacement level must be a finite number >= 0 %, got {delta_percent}")
+    d_nn = mean_nn_distance(atoms) if nn_distance is None else nn_distance
+    out = atoms.copy()
+    out.positions = atoms.positions + rng.normal(0.0, delta_percent / 100 * d_nn, size=atoms.positions.shape)
+    return out
+
+
+def apply(kind: str, level: float, atoms: Atoms, rng: np.random.Generator,
+          nn_distance: float | None = None) -> Atoms:
+    """Apply defect ``kind`` (``vacancies`` or ``displacements``) at ``level`` % to ``atoms``."""
+    if kind == "vacancies":
+        return vacancies(atoms, level, rng)
+    if kind == "displacements":
+        return displacements(atoms, level, rng, nn_distance)
+    raise ValueError(f"unknown defect kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def variant_plan(preset) -> dict[tuple[str, float], np.ndarray]:
+    """For each (kind, level) of a preset, the sorted pristine indices that receive it.
+
+    ``fraction_of_pristine`` of all pristine structures are chosen by a seeded permutation, so the
+    choice does not depend on sharding.
+    """
+    n = preset.n_pristine
+    k = int(round(preset.fraction_of_pristine * n))
+    plan = {}
+    for kind_index, (kind, levels) in enumerate((("vacancies", preset.vacancies),
+                                                  ("displacements", preset.displacements))):
+        for level_index, level in enumerate(levels):
+            chosen = np.random.default_rng([preset.seed, 10 + kind_index, level_index]).permutation(n)[:k]
+            plan[(kind, level)] = np.sort(chosen)
+    return plan
+
+
+def variants_of(preset, plan, sid: int, atoms: Atoms):
+    """Yield ``(kind, level, defective_atoms)`` for pristine structure ``sid`` (seeded per variant)."""
+    crystal = atoms.copy()
+    crystal.pbc = True          # the pristine supercell as a crystal: no surface atoms
+    nn_distance = mean_nn_distance(crystal)
+    for kind_index, kind in enumerate(KINDS):
+        levels = preset.vacancies if kind == "vacancies" else preset.displacements
+        for level_index, level in enumerate(levels):
+            chosen = plan[(kind, level)]
+            position = np.searchsorted(chosen, sid)
+            if position < len(chosen) and chosen[position] == sid:
+                rng = np.random.default_rng([preset.seed, 1 + kind_index, level_index, sid])
+                yield kind, level, apply(kind, level, atoms, rng, nn_distance)

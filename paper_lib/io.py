@@ -1,0 +1,131 @@
+"""Files of the data flow: the ASE structure database and HDF5 fingerprint shards.
+
+Every file is written under a temporary name in the same folder and renamed into place only when
+complete, so an interrupted run never leaves a half-written file that looks finished.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ase import Atoms
+from ase.db import connect
+
+#: keys every row of ``structures.db`` carries (DESIGN.md), beside the prototype's free parameters
+DB_KEYS = ("sid", "label", "label8", "spacegroup", "defect", "level", "element", "prototype")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.unlink(missing_ok=True)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_structures(path: str | Path, rows: Iterable[tuple[Atoms, dict]]) -> int:
+    """Write ``(atoms, key_value_pairs)`` rows to a new ASE database at ``path`` (atomically).
+
+    Returns the number of rows written.
+    """
+    n = 0
+    with atomic_path(path) as tmp:
+        with connect(tmp, type="db", append=False) as db:
+            for atoms, keys in rows:
+                db.write(atoms, key_value_pairs=keys)
+                n += 1
+    return n
+
+
+def merge_structures(out: str | Path, shards: Iterable[str | Path]) -> int:
+    """Concatenate shard databases into one database ``out`` (atomically); returns the row count."""
+    def rows():
+        for shard in shards:
+            for row in connect(shard, type="db").select():
+                yield row.toatoms(), dict(row.key_value_pairs)
+    return write_structures(out, rows())
+
+
+def read_structures(path: str | Path, selection=None, **query) -> Iterator[tuple[int, Atoms, dict]]:
+    """Yield ``(row_id, atoms, key_value_pairs)`` from an ASE database (``ase db`` query syntax)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such structure database")
+    for row in connect(path, type="db").select(selection, **query):
+        yield row.id, row.toatoms(), dict(row.key_value_pairs)
+
+
+def write_fingerprints(path: str | Path, fingerprints, meta: dict[str, list], failed: list[tuple[int, str]],
+                       attrs: dict) -> None:
+    """Write a fingerprint shard to HDF5 (atomically).
+
+    Datasets: ``fingerprints`` (n, 64, 64, 3) float32 in [0, 1]; one 1-d dataset per ``meta`` key
+    (e.g. ``row_id``, ``label``, ``defect``, ``level``); ``failed_row_id`` and ``failed_error`` for
+    structures that could not be fingerprinted. ``attrs`` (fingerprint parameters, classes, source)
+    are stored as file attributes (JSON text for non-scalar values).
+    """
+    import json
+
+    import h5py
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            fps = np.asarray(fingerprints, dtype=np.float32)
+            h5.create_dataset("fingerprints", data=fps, chunks=(1,) + fps.shape[1:] if len(fps) else None,
+                              compression="lzf", shuffle=True)
+            for key, values in meta.items():
+                values = np.asarray(values)
+                if values.dtype.kind in "UO":
+                    values = values.astype(h5py.string_dtype())
+                h5.create_dataset(key, data=values)
+            h5.create_dataset("failed_row_id", data=np.array([i for i, _ in failed], dtype=np.int64))
+            h5.create_dataset("failed_error", data=np.array([m for _, m in failed], dtype=object),
+                              dtype=h5py.string_dtype())
+            for key, value in attrs.items():
+                h5.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+
+
+def read_fingerprints(path: str | Path, with_fingerprints: bool = True) -> dict:
+    """Read a fingerprint file written by :func:`write_fingerprints` into a dict of arrays.
+
+    String datasets come back as Python ``str`` arrays; ``attrs`` holds the file attributes.
+    """
+    import h5py
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such fingerprint file")
+    out = {}
+    with h5py.File(path, "r") as h5:
+        for key, dataset in h5.items():
+            if key == "fingerprints" and not with_fingerprints:
+                continue
+            data = dataset[()]
+            if dataset.dtype.kind == "O" or h5py.check_string_dtype(dataset.dtype):
+                data = dataset.asstr()[()]
+            out[key] = data
+        out["attrs"] = dict(h5.attrs)
+    return out
+
+
+def merge_fingerprints(out: str | Path, shards) -> int:
+    """Concatenate fingerprint shards (same attributes) into one file; returns the count."""
+    import numpy as np
+
+    parts = [read_fingerprints(s) for s in shards]
+    if not parts:
+        raise ValueError("no fingerprint shards to merge")
+    keys = [k for k in parts[0] if k not in ("fingerprints", "attrs", "failed_row_id", "failed_error")]
+    meta = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+    failed = [(int(i), str(m)) for p in parts for i, m in zip(p["failed_row_id"], p["failed_error"])]
+    attrs = {k: v for k, v in parts[0]["attrs"].items() if k not in ("shard",)}
+    fps = np.concatenate([p["fingerprints"] for p in parts])
+    write_fingerprints(out, fps, meta, failed, attrs)
+    return len(fps)
