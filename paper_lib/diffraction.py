@@ -197,27 +197,35 @@ def _check_inputs(positions, numbers, name: str = "structure"):
     return positions, numbers.astype(int)
 
 
-def _pattern(positions, numbers, keep, dtype) -> np.ndarray:
-    """Omega |F|^2 on the kept pixels (flat array over all pixels, zero elsewhere).
+def amplitude(q, positions, numbers, *, dtype=np.float64) -> np.ndarray:
+    """Complex amplitude F(q) = sum_j f_Zj(|q|/4 pi) exp(-i q . r_j) at arbitrary q.
 
-    F = sum over species s of f_s(|q|) times the phase sum of that species' atoms.
+    ``q`` (P, 3) in 1/Angstrom, ``positions`` (N, 3) in Angstrom, ``numbers`` atomic numbers as
+    given. Returns complex128 (P,) in electrons. The phases are taken relative to the centroid
+    of the atoms, which changes F only by a global phase factor (|F| is unchanged).
     """
-    det = detector()
+    positions, numbers = _check_inputs(positions, numbers)
+    q = np.atleast_2d(np.asarray(q, dtype=np.float64))
+    dtype = np.dtype(dtype).type
     kernel = _kernels()[0 if dtype == np.float32 else 1]
-    q = np.ascontiguousarray(det.q[keep], dtype=dtype)
-    s = np.linalg.norm(det.q[keep], axis=1) / (4 * np.pi)
-    centred = positions - positions.mean(axis=0)     # translation-invariant; smaller phases
-    re, im = np.empty(q.shape[0], dtype), np.empty(q.shape[0], dtype)
-    f_re, f_im = np.zeros(q.shape[0]), np.zeros(q.shape[0])
+    s = np.linalg.norm(q, axis=1) / (4 * np.pi)
+    q_kernel = np.ascontiguousarray(q, dtype=dtype)
+    centred = positions - positions.mean(axis=0)     # smaller phases: better float32 accuracy
+    re, im = np.empty(len(q), dtype), np.empty(len(q), dtype)
+    total = np.zeros(len(q), dtype=np.complex128)
     for z in np.unique(numbers):
         r = centred[numbers == z].astype(dtype)
-        kernel(q, np.ascontiguousarray(r[:, 0]), np.ascontiguousarray(r[:, 1]),
+        kernel(q_kernel, np.ascontiguousarray(r[:, 0]), np.ascontiguousarray(r[:, 1]),
                np.ascontiguousarray(r[:, 2]), re, im)
-        f = form_factor(int(z), s)
-        f_re += f * re
-        f_im += f * im
-    out = np.zeros(det.q.shape[0], dtype=dtype)
-    out[keep] = det.solid_angle[keep] * (f_re**2 + f_im**2)
+        total += form_factor(int(z), s) * (re + 1j * im)
+    return total
+
+
+def _pattern(positions, numbers, keep, dtype) -> np.ndarray:
+    """Omega |F|^2 on the kept pixels (flat array over all pixels, zero elsewhere)."""
+    det = detector()
+    out = np.zeros(det.q.shape[0], dtype=np.float64)
+    out[keep] = det.solid_angle[keep] * np.abs(amplitude(det.q[keep], positions, numbers, dtype=dtype)) ** 2
     return out
 
 
@@ -228,9 +236,8 @@ def detector_intensity(positions, numbers, *, dtype=np.float64) -> np.ndarray:
     scaling, no mask, no normalisation. Omega is the pixel solid angle in sr and |F|^2 is in
     electrons^2 (IT92 form factors). ``dtype`` float64 (default) or float32.
     """
-    positions, numbers = _check_inputs(positions, numbers)
     keep = np.ones(N_PIXELS * N_PIXELS, dtype=bool)
-    return _pattern(positions, numbers, keep, np.dtype(dtype).type).reshape(N_PIXELS, N_PIXELS)
+    return _pattern(positions, numbers, keep, dtype).reshape(N_PIXELS, N_PIXELS).astype(dtype)
 
 
 def rotation_matrix(axis: str, angle_deg: float) -> np.ndarray:
@@ -248,12 +255,14 @@ def prepare_cluster(atoms: Atoms, target_atoms: int | None = TARGET_ATOMS, name:
     (conventional cell, replication toward ``target_atoms``); a non-periodic one is taken as the
     cluster itself. ``target_atoms=None`` takes any structure as given.
     """
-    check_atoms(atoms, name)
-    if atoms.pbc.all() and target_atoms is not None:
-        atoms = finite_cluster(atoms, target_atoms)
-    cluster = atoms.copy()
-    cluster.pbc = False
-    return scale_to_unit_nn(cluster)
+    periodic = bool(atoms.pbc.all()) and target_atoms is not None
+    check_atoms(atoms, name, min_atoms=1 if periodic else 2)   # one atom per cell is a crystal
+    try:
+        cluster = finite_cluster(atoms, target_atoms) if periodic else atoms.copy()
+        cluster.pbc = False
+        return scale_to_unit_nn(cluster)
+    except StructureError as exc:
+        raise StructureError(f"{name}: {exc}") from None
 
 
 def fingerprint(atoms: Atoms, *, mask_inner_px: float | None = MASK_INNER_PX,
@@ -274,7 +283,12 @@ def fingerprint(atoms: Atoms, *, mask_inner_px: float | None = MASK_INNER_PX,
     if mask_inner_px is not None and mask_outer_px is not None and mask_outer_px <= mask_inner_px:
         raise ValueError(f"{name}: mask_outer_px ({mask_outer_px}) must exceed mask_inner_px ({mask_inner_px})")
     cluster = prepare_cluster(atoms, target_atoms, name)
-    positions, numbers = _check_inputs(cluster.positions, cluster.numbers + z_shift, name)
+    shifted = cluster.numbers + z_shift
+    if shifted.max() > max_form_factor_z() or shifted.min() < 1:
+        z = int(cluster.numbers[np.argmax((shifted > max_form_factor_z()) | (shifted < 1))])
+        raise StructureError(f"{name}: element Z = {z} raised by z_shift = {z_shift} has no IT92 form "
+                             f"factor (the table covers Z = 1-{max_form_factor_z()})")
+    positions, numbers = _check_inputs(cluster.positions, shifted, name)
     keep = pixel_mask(mask_inner_px, mask_outer_px)
     if not keep.any():
         raise ValueError(f"{name}: the masks leave no pixel of the detector")
@@ -282,7 +296,7 @@ def fingerprint(atoms: Atoms, *, mask_inner_px: float | None = MASK_INNER_PX,
     for c, axis in enumerate("xyz"):
         for sign in (+1, -1):
             rotated = positions @ rotation_matrix(axis, sign * angle_deg).T
-            channels[c] += _pattern(rotated, numbers, keep, np.dtype(dtype).type)
+            channels[c] += _pattern(rotated, numbers, keep, dtype)
     low, high = channels.min(), channels.max()
     if not high > low:
         raise StructureError(f"{name}: the fingerprint is flat (no contrast to normalise)")

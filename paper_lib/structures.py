@@ -29,7 +29,9 @@ extent, and scaling by the mean nearest-neighbour distance so that it becomes 1 
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -170,10 +172,19 @@ CLASS_PROTOTYPES = {
 HEX_SHARE_OF_HEX_RH = 0.75
 
 
+@contextlib.contextmanager
+def _quiet_spglib():
+    """spglib 2.5+ warns on every call that still returns None on failure, as this code expects."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="spglib")
+        yield
+
+
 def spacegroup_number(atoms: Atoms, symprec: float = 1e-3, angle_tolerance: float = -1.0) -> int | None:
     """International space-group number found by spglib, or None when spglib finds none."""
     cell = (atoms.cell.array, atoms.get_scaled_positions(wrap=True), atoms.numbers)
-    dataset = spglib.get_symmetry_dataset(cell, symprec=symprec, angle_tolerance=angle_tolerance)
+    with _quiet_spglib():
+        dataset = spglib.get_symmetry_dataset(cell, symprec=symprec, angle_tolerance=angle_tolerance)
     return None if dataset is None else int(dataset.number)
 
 
@@ -220,7 +231,8 @@ def standard_conventional_cell(atoms: Atoms, symprec: float = STANDARDIZE_SYMPRE
     lattice type. A structure without symmetry keeps its own cell (in that orientation).
     """
     cell = (atoms.cell.array, atoms.get_scaled_positions(wrap=True), atoms.numbers)
-    std = spglib.standardize_cell(cell, to_primitive=False, no_idealize=True, symprec=symprec)
+    with _quiet_spglib():
+        std = spglib.standardize_cell(cell, to_primitive=False, no_idealize=True, symprec=symprec)
     lattice, frac, numbers = std if std is not None else cell
     triclinic = cellpar_to_cell(cell_to_cellpar(np.asarray(lattice)))
     return Atoms(numbers=numbers, cell=triclinic, scaled_positions=np.mod(frac, 1.0), pbc=True)
