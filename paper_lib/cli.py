@@ -64,7 +64,7 @@ def cmd_structures(args) -> int:
         with mp.get_context("fork").Pool(args.processes) if args.processes > 1 else _Serial() as pool:
             results = pool.imap(_generate_one, jobs, chunksize=8)
             for batch in tqdm(results, total=len(jobs), desc=f"structures {k}/{n}", unit="pristine",
-                              disable=None, mininterval=2):
+                              mininterval=2 if sys.stderr.isatty() else 30):
                 for row in batch:
                     counter["rows"] += 1
                     yield row
@@ -134,7 +134,7 @@ def cmd_fingerprints(args) -> int:
     names = [f"{args.db} row {row_id}" for row_id, _, _ in rows]
     # database rows are finite clusters already (pbc False): fingerprints take them as given
     result = fingerprints([atoms for _, atoms, _ in rows], processes=args.processes, names=names,
-                          target_atoms=None, **options)
+                          progress=True, target_atoms=None, **options)
     kept = [rows[i] for i in result.ok]
     meta = {"row_id": [r[0] for r in kept],
             "sid": [r[2].get("sid", -1) for r in kept],

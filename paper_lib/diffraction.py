@@ -206,9 +206,21 @@ def amplitude(q, positions, numbers, *, dtype=np.float64) -> np.ndarray:
     """
     positions, numbers = _check_inputs(positions, numbers)
     q = np.atleast_2d(np.asarray(q, dtype=np.float64))
-    dtype = np.dtype(dtype).type
-    kernel = _kernels()[0 if dtype == np.float32 else 1]
     s = np.linalg.norm(q, axis=1) / (4 * np.pi)
+    return _amplitude(q, positions, numbers, lambda z: form_factor(z, s), np.dtype(dtype).type)
+
+
+@lru_cache(maxsize=256)
+def _detector_form_factor(z: int) -> np.ndarray:
+    """f_Z at every detector pixel (read-only), computed once per element and process."""
+    f = form_factor(z, np.linalg.norm(detector().q, axis=1) / (4 * np.pi))
+    f.setflags(write=False)
+    return f
+
+
+def _amplitude(q, positions, numbers, form_factor_of, dtype) -> np.ndarray:
+    """F(q) with ``form_factor_of(Z)`` giving f_Z at each q: one kernel call per element."""
+    kernel = _kernels()[0 if dtype == np.float32 else 1]
     q_kernel = np.ascontiguousarray(q, dtype=dtype)
     centred = positions - positions.mean(axis=0)     # smaller phases: better float32 accuracy
     re, im = np.empty(len(q), dtype), np.empty(len(q), dtype)
@@ -217,7 +229,7 @@ def amplitude(q, positions, numbers, *, dtype=np.float64) -> np.ndarray:
         r = centred[numbers == z].astype(dtype)
         kernel(q_kernel, np.ascontiguousarray(r[:, 0]), np.ascontiguousarray(r[:, 1]),
                np.ascontiguousarray(r[:, 2]), re, im)
-        total += form_factor(int(z), s) * (re + 1j * im)
+        total += form_factor_of(int(z)) * (re + 1j * im)
     return total
 
 
@@ -225,7 +237,9 @@ def _pattern(positions, numbers, keep, dtype) -> np.ndarray:
     """Omega |F|^2 on the kept pixels (flat array over all pixels, zero elsewhere)."""
     det = detector()
     out = np.zeros(det.q.shape[0], dtype=np.float64)
-    out[keep] = det.solid_angle[keep] * np.abs(amplitude(det.q[keep], positions, numbers, dtype=dtype)) ** 2
+    f = _amplitude(det.q[keep], positions, numbers, lambda z: _detector_form_factor(z)[keep],
+                   np.dtype(dtype).type)
+    out[keep] = det.solid_angle[keep] * np.abs(f) ** 2
     return out
 
 
@@ -236,6 +250,7 @@ def detector_intensity(positions, numbers, *, dtype=np.float64) -> np.ndarray:
     scaling, no mask, no normalisation. Omega is the pixel solid angle in sr and |F|^2 is in
     electrons^2 (IT92 form factors). ``dtype`` float64 (default) or float32.
     """
+    positions, numbers = _check_inputs(positions, numbers)
     keep = np.ones(N_PIXELS * N_PIXELS, dtype=bool)
     return _pattern(positions, numbers, keep, dtype).reshape(N_PIXELS, N_PIXELS).astype(dtype)
 
@@ -339,7 +354,8 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
 
     ``structures`` is a sequence of Atoms; ``kwargs`` go to :func:`fingerprint`. A structure that
     cannot be fingerprinted is recorded in ``failed`` with its message and the batch goes on.
-    ``progress`` shows a bar on stderr (None: only on a terminal).
+    ``progress`` shows a bar on stderr (None: only on a terminal; off a terminal it updates every
+    30 s, for log files).
     """
     from tqdm import tqdm
 
@@ -358,8 +374,11 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
     else:
         pool, results = None, map(_one, items)
     try:
+        import sys
+
         for index, fp, error in tqdm(results, total=len(items), desc="fingerprints", unit="fp",
-                                     disable=None if progress is None else not progress, mininterval=2):
+                                     disable=None if progress is None else not progress,
+                                     mininterval=2 if sys.stderr.isatty() else 30):
             if error is None:
                 out[index] = fp
                 ok[index] = True

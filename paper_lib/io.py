@@ -28,7 +28,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        # the file itself if it was not renamed, and SQLite's / ASE's side files
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal"), tmp.with_name(tmp.name + ".lock")):
+            leftover.unlink(missing_ok=True)
 
 
 def write_structures(path: str | Path, rows: Iterable[tuple[Atoms, dict]]) -> int:
