@@ -134,7 +134,7 @@ def cmd_fingerprints(args) -> int:
     names = [f"{args.db} row {row_id}" for row_id, _, _ in rows]
     # database rows are finite clusters already (pbc False): fingerprints take them as given
     result = fingerprints([atoms for _, atoms, _ in rows], processes=args.processes, names=names,
-                          progress=True, target_atoms=None, **options)
+                          progress=True, backend=args.backend, target_atoms=None, **options)
     kept = [rows[i] for i in result.ok]
     meta = {"row_id": [r[0] for r in kept],
             "sid": [r[2].get("sid", -1) for r in kept],
@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fingerprint block K of N of the database's rows; default all")
     p.add_argument("--out", required=True, help="HDF5 file to write")
     p.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--backend", choices=("numba", "tensorflow", "auto"), default="numba",
+                   help="numba CPU kernel (default), tensorflow (GPU if present), or auto "
+                        "(tensorflow when a GPU is present)")
     _add_fingerprint_options(p)
     p.set_defaults(func=cmd_fingerprints)
 

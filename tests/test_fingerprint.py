@@ -111,3 +111,19 @@ def test_batch_records_failures_and_goes_on():
 
 def test_mean_nn_of_fcc_cluster_fixture():
     assert mean_nn_distance(fcc_cluster()) == pytest.approx(1.0)
+
+
+def test_tensorflow_path_matches_the_numba_kernel():
+    """The TensorFlow (GPU) path on this machine's CPU: same fingerprints to float32 precision."""
+    pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(4)
+    mixed = Atoms(numbers=rng.choice([8, 13, 28], size=120), positions=rng.uniform(0, 5, (120, 3)))
+    batch = [fcc_cluster(), Atoms(), mixed, fcc_cluster((3, 3, 2))]
+    for options in ({}, {"mask_inner_px": 10, "mask_outer_px": 30}):
+        ours = fingerprints(batch, backend="numba", target_atoms=None, progress=False, **options)
+        theirs = fingerprints(batch, backend="tensorflow", batch_size=2, target_atoms=None, **options)
+        assert list(theirs.ok) == list(ours.ok) == [0, 2, 3]
+        assert theirs.failed == ours.failed
+        assert np.abs(theirs.fingerprints - ours.fingerprints).max() < 2e-5
+    with pytest.raises(ValueError, match="backend"):
+        fingerprints(batch, backend="cuda")
