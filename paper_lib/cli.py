@@ -179,6 +179,145 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    """Train the network on the pristine fingerprints of a preset; write the model and history."""
+    import csv
+
+    from . import config
+    from .io import atomic_path, load_fingerprint_set
+    from .model import DEFAULT_FINGERPRINT, save_model, train
+
+    preset = config.load(args.config)
+    data = load_fingerprint_set(args.fingerprints, defect="pristine")
+    if len(data["label"]) == 0:
+        raise ValueError("the fingerprint files hold no pristine structure to train on")
+    params = {**DEFAULT_FINGERPRINT, "target_atoms": preset.target_atoms, **data["fingerprint_params"]}
+    start = time.perf_counter()
+    result = train(data["fingerprints"], data["label"], preset.classes, seed=args.seed if args.seed is not None
+                   else preset.seed, fingerprint_params=params, epochs=args.epochs, source=data["source"],
+                   verbose=2)
+    elapsed = time.perf_counter() - start
+    validation_sids = sorted(int(s) for s in data["sid"][_validation_index(data["label"], result)])
+    result.metadata["training_data"]["validation_sids"] = validation_sids
+    result.metadata["training_data"]["preset"] = preset.name
+    result.metadata["training_data"]["preset_digest"] = preset.digest()
+    result.metadata["training"]["seconds"] = round(elapsed, 1)
+    save_model(result, args.out)
+    history = Path(args.history) if args.history else Path(args.out).with_name("history.csv")
+    with atomic_path(history) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        keys = list(result.history)
+        writer.writerow(["epoch", *keys])
+        for epoch in range(len(result.history[keys[0]])):
+            writer.writerow([epoch + 1, *(f"{result.history[k][epoch]:.6f}" for k in keys)])
+    last = {k: v[-1] for k, v in result.history.items()}
+    print(f"{args.out}: trained on {result.metadata['training_data']['n_train']} pristine fingerprints "
+          f"in {elapsed:.0f} s; last epoch " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
+    return 0
+
+
+def _validation_index(labels, result):
+    from .model import stratified_split
+
+    meta = result.metadata
+    return stratified_split(labels, meta["training"]["validation_fraction"], meta["seed"])[1]
+
+
+def cmd_evaluate(args) -> int:
+    """Accuracy per defect kind and level (CSV), per-class recall and confusion matrices."""
+    import numpy as np
+    import pandas as pd
+
+    from .evaluation import ACCURACY_COLUMNS, accuracy_row, evaluate
+    from .io import atomic_path, load_fingerprint_set
+    from .model import load_model, predict
+
+    data = load_fingerprint_set(args.fingerprints)
+    loaded = load_model(args.model)
+    model_params = {k: v for k, v in loaded.fingerprint.items() if k != "target_atoms"}
+    from .model import check_fingerprint_params
+
+    check_fingerprint_params(model_params, data["fingerprint_params"], args.model)
+    foreign = sorted(set(data["label"]) - set(loaded.classes))
+    if foreign:
+        raise ValueError(f"{args.model}: the data hold classes the model does not know ({', '.join(foreign)}); "
+                         f"the model's classes: {', '.join(loaded.classes)}")
+    keep = np.ones(len(data["label"]), dtype=bool)
+    training = loaded.metadata.get("training_data", {})
+    if training.get("source") == data["source"] and "validation_sids" in training:
+        # pristine accuracy only on structures the network did not train on
+        held_out = np.isin(data["sid"], training["validation_sids"])
+        keep &= (data["defect"] != "pristine") | held_out
+    probabilities = predict(loaded, data["fingerprints"][keep])
+    predicted = np.array(loaded.classes)[np.argmax(probabilities, axis=1)] if keep.any() else np.array([])
+    rows, recalls = [], []
+    out_dir = Path(args.out).parent
+    for (defect, level), group in pd.DataFrame({"defect": data["defect"][keep], "level": data["level"][keep],
+                                                "true": data["label"][keep], "pred": predicted}
+                                               ).groupby(["defect", "level"], sort=True):
+        result = evaluate(group["true"], group["pred"], loaded.classes)
+        rows.append(accuracy_row(args.method, defect, level, result))
+        for c, r in result.recall.items():
+            recalls.append({"method": args.method, "defect": defect, "level": float(level), "class": c,
+                            "n": int(result.confusion.loc[c].sum()), "recall": round(r, 4)})
+        if args.confusion:
+            with atomic_path(out_dir / "confusion" / f"{args.method}_{defect}_{level:g}.csv") as tmp:
+                result.confusion.to_csv(tmp)
+    table = pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
+    with atomic_path(args.out) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out_dir / f"recall_{args.method}.csv") as tmp:
+        pd.DataFrame(recalls).to_csv(tmp, index=False)
+    print(table.to_string(index=False))
+    return 0
+
+
+def cmd_classify(args) -> int:
+    """Classify every structure in every file; JSON lines or a table; exit 1 if any failed."""
+    import json
+
+    from .io import read_structure_file
+    from .model import Classification, classify, load_model
+
+    try:
+        loaded = load_model(args.model)
+    except ValueError as exc:
+        print(json.dumps({"source": str(args.model), "error": str(exc)}) if args.json else f"error: {exc}")
+        return 1
+    results: list[Classification] = []
+    structures, sources, order = [], [], []
+    for path in args.paths:
+        try:
+            frames = read_structure_file(path, args.format)
+        except ValueError as exc:
+            order.append(Classification(label=None, probabilities={}, source=str(path), index=0,
+                                        error=str(exc)))
+            continue
+        for i, atoms in enumerate(frames):
+            structures.append(atoms)
+            sources.append((str(path), i))
+            order.append(len(structures) - 1)
+    classified = classify(structures, loaded, processes=args.processes, sources=sources) if structures else []
+    results = [item if isinstance(item, Classification) else classified[item] for item in order]
+    if args.json:
+        for r in results:
+            print(json.dumps(r.as_dict()))
+    else:
+        width = max([len(f"{r.source}#{r.index}") for r in results] + [9])
+        print(f"{'structure':{width}s}  {'class':8s} {'prob.':>6s}  second choice")
+        for r in results:
+            where = f"{r.source}#{r.index}"
+            if r.error:
+                print(f"{where:{width}s}  error: {r.error}")
+                continue
+            ranked = sorted(r.probabilities.items(), key=lambda kv: -kv[1])
+            print(f"{where:{width}s}  {r.label:8s} {ranked[0][1]:6.3f}  {ranked[1][0]} ({ranked[1][1]:.3f})")
+    failed = sum(r.error is not None for r in results)
+    if failed:
+        print(f"{failed} of {len(results)} item(s) failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _add_fingerprint_options(p) -> None:
     from .diffraction import ANGLE_DEG, MASK_INNER_PX, Z_SHIFT
 
@@ -235,6 +374,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--defect", default="pristine", help="which structures (default pristine)")
     p.add_argument("--gamma", type=float, default=0.5, help="display gamma (default 0.5)")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("train", help="train the network on pristine fingerprints")
+    p.add_argument("--config", required=True, help="preset (classes, seed)")
+    p.add_argument("--fingerprints", nargs="+", required=True, help="fingerprint files (HDF5)")
+    p.add_argument("--out", required=True, help="model file to write (.keras; .json beside it)")
+    p.add_argument("--history", help="per-epoch history CSV (default: history.csv beside the model)")
+    p.add_argument("--seed", type=int, help="training seed (default: the preset's)")
+    p.add_argument("--epochs", type=int, default=5, help="epochs (default 5, the paper's)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy per defect level of a model on fingerprint files")
+    p.add_argument("--model", required=True, help="model file (.keras)")
+    p.add_argument("--fingerprints", nargs="+", required=True, help="fingerprint files (HDF5)")
+    p.add_argument("--out", required=True, help="accuracy CSV to write (method, defect, level, n, accuracy)")
+    p.add_argument("--method", default="cnn", help="method name in the table (default cnn)")
+    p.add_argument("--confusion", action="store_true", help="also write confusion matrices (CSV)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("classify", help="classify structures in files (any format ASE reads)")
+    p.add_argument("paths", nargs="+", help="structure files; every frame is classified")
+    p.add_argument("--model", help="model file (.keras; default: the shipped model)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--format", help="ASE format name, when the file name does not tell")
+    p.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    p.set_defaults(func=cmd_classify)
     return parser
 
 
@@ -244,6 +408,6 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -131,3 +131,71 @@ def merge_fingerprints(out: str | Path, shards) -> int:
     fps = np.concatenate([p["fingerprints"] for p in parts])
     write_fingerprints(out, fps, meta, failed, attrs)
     return len(fps)
+
+
+def read_structure_file(path: str | Path, format: str | None = None) -> list:
+    """Every structure (frame) in a file any ASE reader understands, as a list of Atoms.
+
+    Raises ``ValueError`` with the file name and a sentence a person understands when the file is
+    missing, empty, of an unknown format or unreadable.
+    """
+    from ase.io import read
+    from ase.io.formats import UnknownFileTypeError
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a structure file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty")
+    try:
+        frames = read(path, index=":", format=format)
+    except UnknownFileTypeError:
+        raise ValueError(f"{path}: ASE does not recognise the file format (name a format with --format)") from None
+    except Exception as exc:  # ASE's readers raise many kinds on bad content
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: cannot be read as a structure ({reason})") from None
+    if not isinstance(frames, list):
+        frames = [frames]
+    if not frames:
+        raise ValueError(f"{path}: the file holds no structure")
+    return frames
+
+
+def load_fingerprint_set(paths, defect: str | None = None) -> dict:
+    """Fingerprints and their keys from several shards, optionally only rows of one ``defect``.
+
+    Reads only the selected rows. Returns a dict of concatenated arrays (``fingerprints``,
+    ``row_id``, ``sid``, ``label``, ``defect``, ``level``) plus ``fingerprint_params`` and
+    ``source``; raises ``ValueError`` if the shards were made with different fingerprint
+    parameters or from different databases.
+    """
+    import json
+
+    import h5py
+    import numpy as np
+
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no fingerprint files given")
+    parts, params, sources = [], None, set()
+    for path in paths:
+        meta = read_fingerprints(path, with_fingerprints=False)
+        these = json.loads(meta["attrs"]["fingerprint"])
+        if params is None:
+            params = these
+        elif these != params:
+            raise ValueError(f"{path}: made with fingerprint parameters {these}, other shards with {params}")
+        sources.add(meta["attrs"].get("source", ""))
+        index = np.arange(len(meta["row_id"])) if defect is None else np.flatnonzero(meta["defect"] == defect)
+        with h5py.File(path, "r") as h5:
+            fps = h5["fingerprints"][index] if len(index) else np.zeros((0, 64, 64, 3), np.float32)
+        parts.append({"fingerprints": fps, **{k: meta[k][index] for k in
+                                               ("row_id", "sid", "label", "defect", "level")}})
+    if len(sources) > 1:
+        raise ValueError(f"fingerprint shards come from different databases: {sorted(sources)}")
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    out["fingerprint_params"] = params
+    out["source"] = sources.pop()
+    return out

@@ -1,0 +1,312 @@
+"""The classifier: the paper's convolutional network, its training, saved models and ``classify``.
+
+The network (METHOD.md section 3) on one screen in :func:`build_model`; training settings in
+:data:`TRAINING`. A saved model is two files side by side: ``NAME.keras`` (Keras 3 format, no
+optimizer state) and ``NAME.json`` (class names in output order, the fingerprint parameters the
+model was trained with, a digest of the training data, package versions, the seed).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .diffraction import ANGLE_DEG, MASK_INNER_PX, TARGET_ATOMS, Z_SHIFT
+
+#: Training settings of the paper (Adam, cross-entropy).
+TRAINING = {"learning_rate": 1e-3, "batch_size": 32, "epochs": 5, "validation_fraction": 0.1}
+
+#: Fingerprint parameters of the paper (the seed's defaults); a model records the ones it used.
+DEFAULT_FINGERPRINT = {"mask_inner_px": MASK_INNER_PX, "mask_outer_px": None, "z_shift": Z_SHIFT,
+                       "angle_deg": ANGLE_DEG, "target_atoms": TARGET_ATOMS}
+
+#: Version of the model.json layout this code reads and writes.
+MODEL_FORMAT = 1
+
+#: The model shipped with the package (trained on the paper preset's pristine fingerprints).
+SHIPPED_MODEL = Path(__file__).with_name("data") / "model.keras"
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used, with the file and the reason in the message."""
+
+
+def _keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def build_model(n_classes: int):
+    """The paper's network: input 64 x 64 x 3, six 7 x 7 convolutions, two max-pools, dense head."""
+    keras = _keras()
+    from keras import layers
+
+    inputs = keras.Input(shape=(64, 64, 3), name="fingerprint")
+    x = layers.Conv2D(32, 7, padding="same", activation="relu", name="conv1")(inputs)
+    x = layers.Conv2D(32, 7, padding="same", activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(16, 7, padding="same", activation="relu", name="conv3")(x)
+    x = layers.Conv2D(16, 7, padding="same", activation="relu", name="conv4")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.Conv2D(8, 7, padding="same", activation="relu", name="conv5")(x)
+    x = layers.Conv2D(8, 7, padding="same", activation="relu", name="conv6")(x)
+    x = layers.Dropout(0.25, name="dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, activation="relu", name="dense")(x)
+    x = layers.BatchNormalization(name="batchnorm")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="ziletti2018")
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, validation): ``fraction`` of each class (rounded, at least one if the class
+    has two or more members) goes to validation, chosen by a seeded permutation."""
+    rng = np.random.default_rng([seed, 1])
+    train, validation = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        k = int(round(fraction * len(members)))
+        if len(members) >= 2:
+            k = min(max(k, 1), len(members) - 1)
+        else:
+            k = 0
+        validation.extend(members[:k])
+        train.extend(members[k:])
+    return np.sort(np.array(train, dtype=int)), np.sort(np.array(validation, dtype=int))
+
+
+def data_digest(fingerprints: np.ndarray, labels) -> str:
+    """SHA-256 (first 16 hex digits) of training fingerprints and labels."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(fingerprints, dtype=np.float32).tobytes())
+    h.update("\n".join(map(str, labels)).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class TrainingResult:
+    """A trained model with its metadata (what model.json holds) and the per-epoch history."""
+
+    model: object
+    metadata: dict
+    history: dict = field(default_factory=dict)
+
+
+def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerprint_params=None,
+          epochs: int = TRAINING["epochs"], batch_size: int = TRAINING["batch_size"],
+          learning_rate: float = TRAINING["learning_rate"],
+          validation_fraction: float = TRAINING["validation_fraction"], verbose: int = 2,
+          source: str = "") -> TrainingResult:
+    """Train the network on (n, 64, 64, 3) fingerprints with string ``labels`` from ``classes``.
+
+    Deterministic for a seed on a given machine: Keras' seeds, TensorFlow's op determinism and a
+    seeded stratified split. Returns the model, its metadata and the history (loss, accuracy,
+    val_loss, val_accuracy per epoch).
+    """
+    keras = _keras()
+    import tensorflow as tf
+
+    labels = np.asarray(labels)
+    classes = list(classes)
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise ValueError(f"labels {unknown} are not among the classes {classes}")
+    if len(labels) != len(fingerprints) or len(labels) == 0:
+        raise ValueError(f"{len(fingerprints)} fingerprints for {len(labels)} labels")
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    y = keras.utils.to_categorical([classes.index(label) for label in labels], len(classes))
+    train_idx, val_idx = stratified_split(labels, validation_fraction, seed)
+    model = build_model(len(classes))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    validation = (fingerprints[val_idx], y[val_idx]) if len(val_idx) else None
+    fit = model.fit(fingerprints[train_idx], y[train_idx], batch_size=batch_size, epochs=epochs,
+                    validation_data=validation, shuffle=True, verbose=verbose)
+    metadata = {
+        "format": MODEL_FORMAT,
+        "classes": classes,
+        "fingerprint": dict(fingerprint_params or DEFAULT_FINGERPRINT),
+        "training_data": {"digest": data_digest(fingerprints, labels), "n_train": int(len(train_idx)),
+                          "n_validation": int(len(val_idx)), "source": source,
+                          "counts": {c: int(np.sum(labels == c)) for c in classes}},
+        "training": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                     "validation_fraction": validation_fraction, "optimizer": "adam",
+                     "loss": "categorical_crossentropy"},
+        "seed": seed,
+        "versions": package_versions(),
+    }
+    return TrainingResult(model=model, metadata=metadata, history={k: list(map(float, v))
+                                                                   for k, v in fit.history.items()})
+
+
+def package_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("paper_lib", "tensorflow", "tensorflow-cpu", "keras", "numpy", "ase", "spglib"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def metadata_path(model_path: str | Path) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+def save_model(result: TrainingResult, path: str | Path) -> Path:
+    """Write ``NAME.keras`` (no optimizer state) and ``NAME.json`` atomically; returns the path."""
+    from .io import atomic_path
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: a model file must end in .keras")
+    with atomic_path(path) as tmp:
+        keras_tmp = tmp.with_name(tmp.name + ".keras")     # Keras insists on the suffix
+        # a fresh copy of the network with the trained weights (BatchNorm statistics included):
+        # the file then holds no optimizer state (a third of the size)
+        bare = build_model(result.model.output_shape[-1])
+        bare.set_weights(result.model.get_weights())
+        try:
+            bare.save(keras_tmp)
+            os.replace(keras_tmp, tmp)
+        finally:
+            keras_tmp.unlink(missing_ok=True)
+    with atomic_path(metadata_path(path)) as tmp:
+        tmp.write_text(json.dumps(result.metadata, indent=2) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to predict: the Keras model, its class names and its fingerprint parameters."""
+
+    model: object
+    classes: tuple[str, ...]
+    fingerprint: dict
+    metadata: dict
+    path: Path
+
+
+def load_model(path: str | Path | None = None, fingerprint_params: dict | None = None) -> LoadedModel:
+    """Load ``NAME.keras`` with its ``NAME.json`` (default: the shipped model).
+
+    Raises :class:`ModelError` naming the file when either is missing or unreadable, when the
+    JSON comes from another format version, when its class list does not fit the network's
+    output, or when ``fingerprint_params`` are given and differ from the model's.
+    """
+    path = Path(path) if path is not None else SHIPPED_MODEL
+    meta_path = metadata_path(path)
+    if not path.exists():
+        raise ModelError(f"{path}: no such model file")
+    if not meta_path.exists():
+        raise ModelError(f"{path}: its metadata file {meta_path.name} is missing (class names and "
+                         "fingerprint parameters live there)")
+    try:
+        metadata = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
+    if metadata.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{meta_path}: model format {metadata.get('format')!r} was written by another "
+                         f"version of paper_lib (this one reads format {MODEL_FORMAT})")
+    for key in ("classes", "fingerprint"):
+        if key not in metadata:
+            raise ModelError(f"{meta_path}: the key '{key}' is missing")
+    keras = _keras()
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many kinds for a corrupt or foreign file
+        raise ModelError(f"{path}: not a readable Keras model ({type(exc).__name__}: {exc})") from None
+    n_out = model.output_shape[-1]
+    if n_out != len(metadata["classes"]):
+        raise ModelError(f"{path}: the network has {n_out} outputs but {meta_path.name} names "
+                         f"{len(metadata['classes'])} classes")
+    if fingerprint_params is not None:
+        check_fingerprint_params(metadata["fingerprint"], fingerprint_params, path)
+    return LoadedModel(model=model, classes=tuple(metadata["classes"]),
+                       fingerprint=dict(metadata["fingerprint"]), metadata=metadata, path=path)
+
+
+def check_fingerprint_params(model_params: dict, data_params: dict, where) -> None:
+    """Raise :class:`ModelError` if fingerprints were made with other parameters than the model's."""
+    differ = {k: (model_params.get(k), data_params.get(k)) for k in set(model_params) | set(data_params)
+              if k in data_params and k in model_params and model_params.get(k) != data_params.get(k)}
+    if differ:
+        text = ", ".join(f"{k}: model {m!r} vs data {d!r}" for k, (m, d) in sorted(differ.items()))
+        raise ModelError(f"{where}: the fingerprint parameters differ from the model's ({text})")
+
+
+def predict(loaded: LoadedModel, fingerprints: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (n, n_classes) for (n, 64, 64, 3) fingerprints."""
+    if len(fingerprints) == 0:
+        return np.zeros((0, len(loaded.classes)), dtype=np.float32)
+    return np.asarray(loaded.model.predict(np.asarray(fingerprints, np.float32), batch_size=batch_size,
+                                           verbose=0))
+
+
+# --------------------------------------------------------------------------------------------
+# classify: structures in, classes out
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Classification:
+    """The class of one structure: ``label`` and ``probabilities`` (class -> probability in [0, 1]);
+    ``source`` and ``index`` say where the structure came from; ``error`` is set (and ``label`` is
+    None) when it could not be classified."""
+
+    label: str | None
+    probabilities: dict[str, float]
+    source: str = ""
+    index: int = 0
+    error: str | None = None
+
+    @property
+    def confidence(self) -> float:
+        """Probability of the predicted class (0 when it failed)."""
+        return max(self.probabilities.values()) if self.probabilities else 0.0
+
+    def as_dict(self) -> dict:
+        if self.error is not None:
+            return {"source": self.source, "index": self.index, "error": self.error}
+        return {"source": self.source, "index": self.index, "label": self.label,
+                "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
+
+
+def classify(structures, model: str | Path | LoadedModel | None = None, *, processes: int = 1,
+             sources=None) -> list[Classification] | Classification:
+    """Classify one Atoms or a list of them with a trained model (default: the shipped one).
+
+    Periodic structures go through the training data's pre-processing (conventional cell,
+    replication toward 250 atoms); non-periodic ones are taken as finite clusters. Returns one
+    :class:`Classification` for one Atoms, a list for a list; a structure that cannot be
+    fingerprinted gets a Classification with ``error`` set and the others still run.
+    """
+    from ase import Atoms
+
+    from .diffraction import fingerprints
+
+    single = isinstance(structures, Atoms)
+    items = [structures] if single else list(structures)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    sources = list(sources) if sources is not None else [("", i) for i in range(len(items))]
+    names = [f"{s} #{i}" if s else f"structure {i}" for s, i in sources]
+    batch = fingerprints(items, processes=processes, names=names, progress=False, **loaded.fingerprint)
+    probabilities = predict(loaded, batch.fingerprints)
+    out: list[Classification | None] = [None] * len(items)
+    for row, index in enumerate(batch.ok):
+        p = probabilities[row]
+        out[index] = Classification(label=loaded.classes[int(np.argmax(p))],
+                                    probabilities={c: float(v) for c, v in zip(loaded.classes, p)},
+                                    source=sources[index][0], index=sources[index][1])
+    for index, message in batch.failed:
+        out[index] = Classification(label=None, probabilities={}, source=sources[index][0],
+                                    index=sources[index][1], error=message)
+    return out[0] if single else out
