@@ -18,9 +18,9 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 figures: install
-	$(PY) -m paper_lib structures --config config/$(PRESET).yaml --processes $(CORES)
-	$(PY) -m paper_lib fingerprints --db results/$(PRESET)/structures.db --out results/$(PRESET)/fingerprints.h5 --processes $(CORES)
-	$(PY) -m paper_lib render results/$(PRESET)/fingerprints.h5 --out figures/$(PRESET)/fingerprints --per-class 1
+	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --cores $(CORES) --configfile config/$(PRESET).yaml
+	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --cores $(CORES) --configfile config/$(PRESET).yaml \
+		--report figures/$(PRESET)/report.html
 
 test: install
 	$(PY) -m pytest -n $(CORES) tests

@@ -168,8 +168,8 @@ def load_fingerprint_set(paths, defect: str | None = None) -> dict:
 
     Reads only the selected rows. Returns a dict of concatenated arrays (``fingerprints``,
     ``row_id``, ``sid``, ``label``, ``defect``, ``level``) plus ``fingerprint_params`` and
-    ``source``; raises ``ValueError`` if the shards were made with different fingerprint
-    parameters or from different databases.
+    ``source`` (the structure databases, ';'-separated); raises ``ValueError`` if the shards were
+    made with different fingerprint parameters.
     """
     import json
 
@@ -193,9 +193,7 @@ def load_fingerprint_set(paths, defect: str | None = None) -> dict:
             fps = h5["fingerprints"][index] if len(index) else np.zeros((0, 64, 64, 3), np.float32)
         parts.append({"fingerprints": fps, **{k: meta[k][index] for k in
                                                ("row_id", "sid", "label", "defect", "level")}})
-    if len(sources) > 1:
-        raise ValueError(f"fingerprint shards come from different databases: {sorted(sources)}")
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     out["fingerprint_params"] = params
-    out["source"] = sources.pop()
+    out["source"] = ";".join(sorted(sources))      # the structure database(s) behind the shards
     return out

@@ -29,3 +29,82 @@ def save_fingerprint_png(fp: np.ndarray, path: str | Path, scale: int = 4, gamma
     path.parent.mkdir(parents=True, exist_ok=True)
     matplotlib.image.imsave(path, fingerprint_rgb(fp, scale, gamma))
     return path
+
+
+def repository_root(start: str | Path = ".") -> Path:
+    """The folder holding the Snakefile, searched upward from ``start`` (notebooks run from
+    ``notebooks/`` in JupyterLab and from the root under papermill)."""
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Snakefile").exists() and (folder / "paper_lib").is_dir():
+            return folder
+    raise FileNotFoundError(f"no repository root (a folder with Snakefile and paper_lib/) above {here}")
+
+
+def save_figure(fig, folder: str | Path, name: str) -> list[Path]:
+    """Save a matplotlib figure as ``name.png`` (150 dpi) and ``name.pdf`` in ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    return paths
+
+
+def fingerprint_gallery(fingerprints, titles, columns: int = 7, gamma: float = 0.5):
+    """A row (or grid) of fingerprints as RGB images with titles; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    n = len(fingerprints)
+    rows = (n + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(2.0 * columns, 2.2 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, fp, title in zip(axes.ravel(), fingerprints, titles):
+        ax.imshow(fingerprint_rgb(fp, scale=1, gamma=gamma), interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_curves(table, defect: str, xlabel: str):
+    """Accuracy (%) against defect level for every method in an ``accuracy.csv`` table."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    rows = table[table["defect"] == defect]
+    for method, group in rows.groupby("method"):
+        group = group.sort_values("level")
+        ax.plot(group["level"], group["accuracy"], marker="o", label=method)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 101)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def parameter_histograms(pristine, columns=("c_over_a", "alpha", "z")):
+    """One histogram per (prototype, free parameter) present in a table of pristine records."""
+    import matplotlib.pyplot as plt
+
+    panels = [(prototype, column) for prototype, group in pristine.groupby("prototype")
+              for column in columns if column in group and group[column].notna().any()]
+    if not panels:
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.text(0.5, 0.5, "no free parameters", ha="center")
+        return fig
+    cols = min(4, len(panels))
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    labels = {"c_over_a": "c/a", "alpha": "rhombohedral angle (deg)", "z": "internal z"}
+    for ax, (prototype, column) in zip(axes.ravel(), panels):
+        values = pristine.loc[pristine["prototype"] == prototype, column].dropna()
+        ax.hist(values, bins=20, color="0.35")
+        ax.set_title(prototype, fontsize=9)
+        ax.set_xlabel(labels.get(column, column), fontsize=8)
+    fig.tight_layout()
+    return fig

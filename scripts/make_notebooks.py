@@ -1,0 +1,100 @@
+"""Write the figure notebooks (kernel python3, a cell tagged ``parameters``, no outputs).
+
+The notebooks are the source; this script only keeps their shape uniform:
+``python scripts/make_notebooks.py`` rewrites notebooks/01_dataset.ipynb and 02_accuracy_vs_defects.ipynb.
+"""
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+SETUP = """from pathlib import Path
+import numpy as np
+import pandas as pd
+import matplotlib.pyplot as plt
+from paper_lib import plotting
+ROOT = plotting.repository_root()
+RESULTS, FIGURES = ROOT / "results" / preset, ROOT / "figures" / preset"""
+
+
+def notebook(cells):
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def parameters(text):
+    cell = new_code_cell(text)
+    cell.metadata["tags"] = ["parameters"]
+    return cell
+
+
+DATASET = notebook([
+    new_markdown_cell("# The dataset\n\nPristine crystal structures of the seven classes of Ziletti et al. "
+                      "(2018), generated from prototypes, checked with spglib, rotated, cut into finite "
+                      "~250-atom clusters and scaled to a nearest-neighbour distance of 1 Å; then "
+                      "vacancies and random displacements at the preset's levels."),
+    parameters('preset = "quick"  # which results/<preset>/ to read'),
+    new_code_cell(SETUP),
+    new_markdown_cell("## Structures per class and defect level"),
+    new_code_cell("""from ase.db import connect
+rows = [row.key_value_pairs for row in connect(RESULTS / "structures.db").select()]
+structures = pd.DataFrame(rows)
+counts = structures.pivot_table(index="label", columns="defect", values="sid", aggfunc="count", fill_value=0)
+counts"""),
+    new_code_cell("""fig, ax = plt.subplots(figsize=(5, 3))
+pristine = structures[structures.defect == "pristine"]
+pristine.label.value_counts().sort_index().plot.bar(ax=ax, color="0.3")
+ax.set_ylabel("pristine structures"); ax.set_xlabel("")
+plotting.save_figure(fig, FIGURES, "class_counts");"""),
+    new_markdown_cell("## Free parameters of the prototypes\n\nc/a of the tetragonal and hexagonal "
+                      "classes, the rhombohedral angle of hR1 and the internal parameter of hR2/hR3."),
+    new_code_cell("""fig = plotting.parameter_histograms(pristine)
+plotting.save_figure(fig, FIGURES, "parameters");"""),
+    new_markdown_cell("## Diffraction fingerprints\n\nOne pristine structure per class: red, green and "
+                      "blue are the patterns of the cluster rotated by ±45° about x, y and z "
+                      "(shown with gamma 0.5)."),
+    new_code_cell("""from paper_lib.io import load_fingerprint_set
+data = load_fingerprint_set(sorted((RESULTS / "fingerprints").glob("shard-*.h5")), defect="pristine")
+first = {label: np.flatnonzero(data["label"] == label)[0] for label in sorted(set(data["label"]))}
+fig = plotting.fingerprint_gallery([data["fingerprints"][i] for i in first.values()], list(first))
+plotting.save_figure(fig, FIGURES, "fingerprints");"""),
+])
+
+ACCURACY = notebook([
+    new_markdown_cell("# Accuracy against defects\n\nThe network is trained on pristine fingerprints only "
+                      "and tested on structures with vacancies (a fraction η of atoms removed) and random "
+                      "displacements (Gaussian, σ = δ × nearest-neighbour distance). Pristine accuracy "
+                      "is measured on the held-out 10 % validation structures."),
+    parameters('preset = "quick"  # which results/<preset>/ to read'),
+    new_code_cell(SETUP),
+    new_markdown_cell("## Table 1"),
+    new_code_cell("""accuracy = pd.read_csv(RESULTS / "accuracy.csv")
+table = accuracy.pivot_table(index=["defect", "level"], columns="method", values="accuracy")
+FIGURES.mkdir(parents=True, exist_ok=True)
+table.to_csv(FIGURES / "table1.csv")
+accuracy.to_csv(FIGURES / "accuracy.csv", index=False)
+table.round(2)"""),
+    new_markdown_cell("## Accuracy against vacancies and displacements"),
+    new_code_cell("""fig = plotting.accuracy_curves(accuracy, "vacancies", "vacancies η (%)")
+plotting.save_figure(fig, FIGURES, "accuracy_vs_vacancies");
+fig = plotting.accuracy_curves(accuracy, "displacements", "displacements δ (%)")
+plotting.save_figure(fig, FIGURES, "accuracy_vs_displacements");"""),
+    new_markdown_cell("## Recall per class\n\nWhich classes the errors come from, at every level."),
+    new_code_cell("""recall = pd.read_csv(RESULTS / "recall_cnn.csv")
+recall.pivot_table(index=["defect", "level"], columns="class", values="recall").round(1)"""),
+])
+
+
+def main() -> None:
+    for name, nb in (("01_dataset", DATASET), ("02_accuracy_vs_defects", ACCURACY)):
+        path = ROOT / "notebooks" / f"{name}.ipynb"
+        path.parent.mkdir(exist_ok=True)
+        nbformat.write(nb, path)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
