@@ -19,6 +19,10 @@ FIG = f"figures/{PRESET.name}"
 EXE = f"executed/{PRESET.name}"
 SHARDS = [f"{k:03d}" for k in range(PRESET.shards)]
 
+# one software environment for every rule: `--sdm conda` builds it; by default rules run in the
+# environment Snakemake itself runs in (a pip project has no per-rule deployment)
+ENV = "environment.yml"
+
 wildcard_constraints:
     shard=r"\d{3}",
 
@@ -33,12 +37,15 @@ rule preset:
     """The validated preset as the steps read it; changing the configuration re-runs what depends on it."""
     output:
         f"{R}/preset.yaml",
+    log:
+        f"{R}/logs/preset.log",
     params:
         text=yaml.safe_dump(PRESET.raw, sort_keys=True),
     localrule: True
-    run:
-        with open(output[0], "w") as handle:
-            handle.write(params.text)
+    conda:
+        ENV
+    shell:
+        "printf '%s' {params.text:q} > {output} 2> {log}"
 
 
 rule structures:
@@ -55,6 +62,8 @@ rule structures:
     resources:
         mem_mb=2000,
         runtime=60,
+    conda:
+        ENV
     shell:
         "python -m paper_lib structures --config {input} --shard {params.shard} --out {output} "
         "--processes {threads} > {log} 2>&1"
@@ -68,6 +77,8 @@ rule merge_structures:
         f"{R}/structures.db",
     log:
         f"{R}/logs/merge_structures.log",
+    conda:
+        ENV
     shell:
         "python -m paper_lib merge-structures {input} --out {output} > {log} 2>&1"
 
@@ -84,6 +95,8 @@ rule fingerprints:
     resources:
         mem_mb=4000,
         runtime=120,
+    conda:
+        ENV
     shell:
         "python -m paper_lib fingerprints --db {input} --out {output} --processes {threads} > {log} 2>&1"
 
@@ -103,6 +116,8 @@ rule train:
     resources:
         mem_mb=8000,
         runtime=240,
+    conda:
+        ENV
     shell:
         "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
         "python -m paper_lib train --config {input.preset} --fingerprints {input.fingerprints} "
@@ -123,6 +138,8 @@ rule evaluate:
     resources:
         mem_mb=8000,
         runtime=240,
+    conda:
+        ENV
     shell:
         "python -m paper_lib evaluate --model {input.model} --fingerprints {input.fingerprints} "
         "--out {output.accuracy} --confusion > {log} 2>&1"
@@ -150,6 +167,8 @@ rule dataset_figures:
     params:
         yaml=json.dumps({"preset": PRESET.name}),
     localrule: True
+    conda:
+        ENV
     shell:
         PAPERMILL
 
@@ -168,5 +187,7 @@ rule accuracy_figures:
     params:
         yaml=json.dumps({"preset": PRESET.name}),
     localrule: True
+    conda:
+        ENV
     shell:
         PAPERMILL

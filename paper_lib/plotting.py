@@ -32,13 +32,13 @@ def save_fingerprint_png(fp: np.ndarray, path: str | Path, scale: int = 4, gamma
 
 
 def repository_root(start: str | Path = ".") -> Path:
-    """The folder holding the Snakefile, searched upward from ``start`` (notebooks run from
-    ``notebooks/`` in JupyterLab and from the root under papermill)."""
+    """The folder holding the Snakefile and config/, searched upward from ``start`` (notebooks run
+    from ``notebooks/`` in JupyterLab and from the root under papermill)."""
     here = Path(start).resolve()
     for folder in (here, *here.parents):
-        if (folder / "Snakefile").exists() and (folder / "paper_lib").is_dir():
+        if (folder / "Snakefile").exists() and (folder / "config").is_dir():
             return folder
-    raise FileNotFoundError(f"no repository root (a folder with Snakefile and paper_lib/) above {here}")
+    raise FileNotFoundError(f"no repository root (a folder with Snakefile and config/) above {here}")
 
 
 def save_figure(fig, folder: str | Path, name: str) -> list[Path]:

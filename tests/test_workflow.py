@@ -1,0 +1,67 @@
+"""The workflow's files: Snakefile lint, profiles, a config typo, Binder's build plan, notebooks."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def snakemake(*args, cwd=ROOT):
+    return subprocess.run([str(BIN / "snakemake"), *args], cwd=cwd, capture_output=True, text=True,
+                          env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home())})
+
+
+pytestmark = pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="workflow extra not installed")
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint", "--cores", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("args, jobs", [
+    (["--cores", "2"], None),
+    (["--workflow-profile", "profiles/slurm"], None),
+    (["--workflow-profile", "profiles/paper", "--cores", "64"], 71),
+])
+def test_dry_runs_parse(args, jobs, tmp_path):
+    result = snakemake("-n", "--directory", str(ROOT), *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    if jobs is not None and "Nothing to be done" not in result.stdout:
+        assert f"total{' ' * 18}{jobs}" in result.stdout or f"total {jobs}" in " ".join(result.stdout.split())
+
+
+def test_config_typo_stops_before_any_work(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "config" / "quick.yaml").read_text().replace("shards:", "shard:"))
+    result = snakemake("-n", "--cores", "1", "--configfile", str(bad))
+    assert result.returncode != 0
+    assert "unknown key 'shard'" in result.stdout + result.stderr
+
+
+def test_notebooks_are_clean_and_parameterised():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        assert nb["metadata"]["kernelspec"]["name"] == "python3", path
+        tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, path
+        assert all(not c.get("outputs") and c.get("execution_count") is None
+                   for c in nb["cells"] if c["cell_type"] == "code"), f"{path} has stored outputs"
+
+
+@pytest.mark.skipif(shutil.which("repo2docker", path=str(BIN)) is None, reason="repo2docker not installed")
+def test_binder_build_plan():
+    result = subprocess.run([str(BIN / "repo2docker"), "--no-build", "--debug", "."], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    plan = result.stdout + result.stderr
+    assert result.returncode == 0, plan
+    assert 'pip install --no-cache-dir -r "binder/requirements.txt"' in plan
+    assert "./binder/postBuild" in plan
+    assert "python=3.11" in plan                        # binder/runtime.txt, not the root files
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
