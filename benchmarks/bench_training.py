@@ -27,7 +27,8 @@ def main() -> None:
     x = rng.random((args.samples, 64, 64, 3), dtype=np.float32)
     y = keras.utils.to_categorical(rng.integers(0, 7, args.samples), 7)
     model = build_model(7)
-    model.compile(optimizer=keras.optimizers.Adam(TRAINING["learning_rate"]), loss="categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.Adam(TRAINING["learning_rate"]), loss="categorical_crossentropy",
+                  jit_compile=True)                     # as paper_lib.model.train does
     model.fit(x, y, batch_size=TRAINING["batch_size"], epochs=1, verbose=0)
     start = time.perf_counter()
     model.fit(x, y, batch_size=TRAINING["batch_size"], epochs=1, verbose=0)

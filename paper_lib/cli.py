@@ -230,13 +230,11 @@ def cmd_evaluate(args) -> int:
 
     from .evaluation import ACCURACY_COLUMNS, accuracy_row, evaluate
     from .io import atomic_path, load_fingerprint_set
-    from .model import load_model, predict
+    from .model import check_fingerprint_params, load_model, predict
 
     data = load_fingerprint_set(args.fingerprints)
     loaded = load_model(args.model)
     model_params = {k: v for k, v in loaded.fingerprint.items() if k != "target_atoms"}
-    from .model import check_fingerprint_params
-
     check_fingerprint_params(model_params, data["fingerprint_params"], args.model)
     foreign = sorted(set(data["label"]) - set(loaded.classes))
     if foreign:
@@ -332,6 +330,8 @@ def _add_fingerprint_options(p) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .model import TRAINING   # numbers only: TensorFlow is imported when a model is used
+
     parser = argparse.ArgumentParser(prog="python -m paper_lib",
                                      description="Crystal-structure classification from diffraction "
                                                  "fingerprints (Ziletti et al. 2018).")
@@ -381,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="model file to write (.keras; .json beside it)")
     p.add_argument("--history", help="per-epoch history CSV (default: history.csv beside the model)")
     p.add_argument("--seed", type=int, help="training seed (default: the preset's)")
-    p.add_argument("--epochs", type=int, default=5, help="epochs (default 5, the paper's)")
+    p.add_argument("--epochs", type=int, default=TRAINING["epochs"],
+                   help=f"epochs (default {TRAINING['epochs']}, the paper's)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="accuracy per defect level of a model on fingerprint files")

@@ -168,6 +168,10 @@ def test_train_evaluate_classify_from_the_command_line(tmp_path, tiny_preset_dic
     assert all("label" in d and set(d["probabilities"]) == {"bcc", "fcc", "sc"} for d in lines[:3])
     assert "empty" in lines[3]["error"] and "cannot be read" in lines[4]["error"]
     assert "no such file" in lines[5]["error"]
+    write(tmp_path / "cu.lmp", bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), format="lammps-data",
+          masses=True)
+    lammps = run("classify", tmp_path / "cu.lmp", "--format", "lammps-data", "--model", tiny_path, "--json")
+    assert lammps.returncode == 0 and json.loads(lammps.stdout)["label"] in ("bcc", "fcc", "sc")
     table_out = run("classify", tmp_path / "Cu.cif", "--model", tiny_path)
     assert table_out.returncode == 0 and "Cu.cif#0" in table_out.stdout
     wrong = run("evaluate", "--model", tiny_path, "--fingerprints", fps, "--out", tmp_path / "x.csv")

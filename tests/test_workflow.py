@@ -31,10 +31,15 @@ def test_lint_is_clean():
     (["--workflow-profile", "profiles/paper", "--cores", "64"], 71),
 ])
 def test_dry_runs_parse(args, jobs, tmp_path):
-    result = snakemake("-n", "--directory", str(ROOT), *args)
+    # a scratch copy: the job count must not depend on results already in this checkout
+    for name in ("Snakefile", "environment.yml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("config", "notebooks", "profiles"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    result = snakemake("-n", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    if jobs is not None and "Nothing to be done" not in result.stdout:
-        assert f"total{' ' * 18}{jobs}" in result.stdout or f"total {jobs}" in " ".join(result.stdout.split())
+    if jobs is not None:
+        assert f"total {jobs}" in " ".join(result.stdout.split()), result.stdout
 
 
 def test_config_typo_stops_before_any_work(tmp_path):
