@@ -17,28 +17,18 @@ def _shard(text: str) -> tuple[int, int]:
     return k, n
 
 
-def _structure_rows(preset, sid_atoms_record):
-    """Rows (atoms, keys) of one pristine structure and its defective variants."""
+def _generate_one(args):
+    """Rows (atoms, keys) of pristine structure ``sid`` and its defective variants."""
     from .defects import variants_of
+    from .structures import pristine_of
 
-    sid, atoms, record, plan = sid_atoms_record
+    preset, plan, sid = args
+    atoms, record = pristine_of(preset, sid)
     keys = {"sid": sid, "defect": "pristine", "level": 0.0, **record}
     rows = [(atoms, keys)]
     for kind, level, defective in variants_of(preset, plan, sid, atoms):
         rows.append((defective, {**keys, "defect": kind, "level": level}))
     return rows
-
-
-def _generate_one(args):
-    from .structures import pristine_structure, structure_plan, structure_rng
-
-    preset, plan, sid = args
-    label = structure_plan(preset.counts)[sid]
-    atoms, record = pristine_structure(label, preset.elements, preset.target_atoms,
-                                       structure_rng(preset.seed, sid))
-    if preset.split_hex_rh:
-        record["label"] = record["label8"]
-    return _structure_rows(preset, (sid, atoms, record, plan))
 
 
 def cmd_structures(args) -> int:
@@ -58,16 +48,13 @@ def cmd_structures(args) -> int:
     sids = list(range(k, preset.n_pristine, n))
     start = time.perf_counter()
     jobs = [(preset, plan, sid) for sid in sids]
-    counter = {"rows": 0}
 
     def rows():
         with mp.get_context("fork").Pool(args.processes) if args.processes > 1 else _Serial() as pool:
             results = pool.imap(_generate_one, jobs, chunksize=8)
             for batch in tqdm(results, total=len(jobs), desc=f"structures {k}/{n}", unit="pristine",
                               mininterval=2 if sys.stderr.isatty() else 30):
-                for row in batch:
-                    counter["rows"] += 1
-                    yield row
+                yield from batch
 
     written = write_structures(out, rows())
     elapsed = time.perf_counter() - start

@@ -355,14 +355,28 @@ def pristine_structure(label: str, elements: tuple[int, ...], target_atoms: int,
     return cluster, record
 
 
-def structure_plan(counts: dict[str, int]) -> list[str]:
-    """The class label of every pristine structure, in structure-index (``sid``) order."""
-    return [label for label, n in counts.items() for _ in range(n)]
+def structure_label(counts: dict[str, int], sid: int) -> str:
+    """The class label of pristine structure ``sid`` (structures are numbered class by class)."""
+    start = 0
+    for label, n in counts.items():
+        if sid < start + n:
+            return label
+        start += n
+    raise IndexError(f"structure index {sid} is beyond the {start} structures of the preset")
 
 
 def structure_rng(seed: int, sid: int) -> np.random.Generator:
     """The random stream of pristine structure ``sid``: independent of sharding and order."""
     return np.random.default_rng([seed, 0, sid])
+
+
+def pristine_of(preset, sid: int) -> tuple[Atoms, dict]:
+    """Pristine structure ``sid`` of a preset and its record, from its own random stream."""
+    atoms, record = pristine_structure(structure_label(preset.counts, sid), preset.elements,
+                                       preset.target_atoms, structure_rng(preset.seed, sid))
+    if preset.split_hex_rh:
+        record["label"] = record["label8"]
+    return atoms, record
 
 
 def pristine_shard(preset, shard: int = 0, n_shards: int = 1):
@@ -371,11 +385,5 @@ def pristine_shard(preset, shard: int = 0, n_shards: int = 1):
     Shard ``k`` of ``n`` holds the structure indices ``sid`` with ``sid % n == k``; the same preset
     gives the same structures however it is sharded.
     """
-    plan = structure_plan(preset.counts)
-    for sid in range(shard, len(plan), n_shards):
-        label = plan[sid]
-        atoms, record = pristine_structure(label, preset.elements, preset.target_atoms,
-                                           structure_rng(preset.seed, sid))
-        if preset.split_hex_rh:
-            record["label"] = record["label8"]
-        yield sid, atoms, record
+    for sid in range(shard, preset.n_pristine, n_shards):
+        yield (sid, *pristine_of(preset, sid))
