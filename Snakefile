@@ -31,6 +31,7 @@ rule all:
     input:
         f"{FIG}/fingerprints.png",
         f"{FIG}/table1.csv",
+        f"{FIG}/provenance.json",
 
 
 rule preset:
@@ -54,6 +55,8 @@ rule structures:
         f"{R}/preset.yaml",
     output:
         f"{R}/structures/shard-{{shard}}.db",
+    benchmark:
+        f"{R}/benchmarks/structures-{{shard}}.tsv",
     log:
         f"{R}/logs/structures-{{shard}}.log",
     params:
@@ -75,6 +78,8 @@ rule merge_structures:
         expand(f"{R}/structures/shard-{{shard}}.db", shard=SHARDS),
     output:
         f"{R}/structures.db",
+    benchmark:
+        f"{R}/benchmarks/merge_structures.tsv",
     log:
         f"{R}/logs/merge_structures.log",
     conda:
@@ -89,6 +94,8 @@ rule fingerprints:
         f"{R}/structures/shard-{{shard}}.db",
     output:
         f"{R}/fingerprints/shard-{{shard}}.h5",
+    benchmark:
+        f"{R}/benchmarks/fingerprints-{{shard}}.tsv",
     log:
         f"{R}/logs/fingerprints-{{shard}}.log",
     threads: 2
@@ -110,6 +117,8 @@ rule train:
         model=f"{R}/model.keras",
         meta=f"{R}/model.json",
         history=f"{R}/history.csv",
+    benchmark:
+        f"{R}/benchmarks/train.tsv",
     log:
         f"{R}/logs/train.log",
     threads: 2
@@ -125,24 +134,71 @@ rule train:
 
 
 rule evaluate:
-    """Accuracy of the CNN per defect kind and level, with per-class recall and confusion matrices."""
+    """The CNN's prediction for every fingerprint (pristine: held-out validation structures only)."""
     input:
         model=f"{R}/model.keras",
         fingerprints=expand(f"{R}/fingerprints/shard-{{shard}}.h5", shard=SHARDS),
     output:
-        accuracy=report(f"{R}/accuracy.csv", category="Accuracy"),
+        predictions=f"{R}/predictions/cnn.csv",
+        accuracy=f"{R}/accuracy_cnn.csv",
         recall=f"{R}/recall_cnn.csv",
+    benchmark:
+        f"{R}/benchmarks/evaluate.tsv",
     log:
         f"{R}/logs/evaluate.log",
     threads: 2
     resources:
-        mem_mb=8000,
+        mem_mb=4000,
         runtime=240,
     conda:
         ENV
     shell:
+        "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
         "python -m paper_lib evaluate --model {input.model} --fingerprints {input.fingerprints} "
-        "--out {output.accuracy} --confusion > {log} 2>&1"
+        "--out {output.accuracy} --predictions {output.predictions} > {log} 2>&1"
+
+
+rule baselines:
+    """spglib (four tolerances) and PTM on the structures of one shard (the preset's baseline sample)."""
+    input:
+        preset=f"{R}/preset.yaml",
+        db=f"{R}/structures/shard-{{shard}}.db",
+    output:
+        f"{R}/predictions/baselines-{{shard}}.csv",
+    benchmark:
+        f"{R}/benchmarks/baselines-{{shard}}.tsv",
+    log:
+        f"{R}/logs/baselines-{{shard}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        ENV
+    shell:
+        "python -m paper_lib baselines --config {input.preset} --db {input.db} --out {output} "
+        "--processes {threads} > {log} 2>&1"
+
+
+rule score:
+    """Table 1: accuracy of the CNN and every baseline per defect kind and level, recall, confusion."""
+    input:
+        preset=f"{R}/preset.yaml",
+        predictions=[f"{R}/predictions/cnn.csv"]
+        + expand(f"{R}/predictions/baselines-{{shard}}.csv", shard=SHARDS),
+    output:
+        accuracy=report(f"{R}/accuracy.csv", category="Accuracy"),
+        recall=f"{R}/recall.csv",
+        confusion=directory(f"{R}/confusion"),
+    benchmark:
+        f"{R}/benchmarks/score.tsv",
+    log:
+        f"{R}/logs/score.log",
+    conda:
+        ENV
+    shell:
+        "python -m paper_lib score {input.predictions} --config {input.preset} --out {output.accuracy} "
+        "--confusion > {log} 2>&1"
 
 
 def figures(names, category):
@@ -162,6 +218,8 @@ rule dataset_figures:
         fingerprints=expand(f"{R}/fingerprints/shard-{{shard}}.h5", shard=SHARDS),
     output:
         **figures(["class_counts", "parameters", "fingerprints"], "Dataset"),
+    benchmark:
+        f"{R}/benchmarks/dataset_figures.tsv",
     log:
         nb=f"{EXE}/01_dataset.ipynb",
     params:
@@ -178,10 +236,13 @@ rule accuracy_figures:
     input:
         nb="notebooks/02_accuracy_vs_defects.ipynb",
         accuracy=f"{R}/accuracy.csv",
-        recall=f"{R}/recall_cnn.csv",
+        recall=f"{R}/recall.csv",
+        confusion=f"{R}/confusion",
     output:
-        **figures(["accuracy_vs_vacancies", "accuracy_vs_displacements"], "Accuracy"),
+        **figures(["accuracy_vs_vacancies", "accuracy_vs_displacements", "confusion"], "Accuracy"),
         table=report(f"{FIG}/table1.csv", category="Accuracy"),
+    benchmark:
+        f"{R}/benchmarks/accuracy_figures.tsv",
     log:
         nb=f"{EXE}/02_accuracy_vs_defects.ipynb",
     params:
@@ -191,3 +252,23 @@ rule accuracy_figures:
         ENV
     shell:
         PAPERMILL
+
+
+rule provenance:
+    """Commit, preset digest, package versions, cores and the time of every stage (from benchmarks)."""
+    input:
+        preset=f"{R}/preset.yaml",
+        figures=[f"{FIG}/fingerprints.png", f"{FIG}/table1.csv"],
+    output:
+        report(f"{FIG}/provenance.json", category="Provenance"),
+    log:
+        f"{R}/logs/provenance.log",
+    params:
+        benchmarks=f"{R}/benchmarks",
+        cores=workflow.cores,
+    localrule: True
+    conda:
+        ENV
+    shell:
+        "python -m paper_lib provenance --config {input.preset} --benchmarks {params.benchmarks} "
+        "--cores {params.cores} --out {output} > {log} 2>&1"

@@ -210,50 +210,133 @@ def _validation_index(labels, result):
     return stratified_split(labels, meta["training"]["validation_fraction"], meta["seed"])[1]
 
 
+def _write_summary(summary, out, confusion: bool, recall_name: str) -> None:
+    """accuracy table at ``out``, per-class recall and (optionally) confusion matrices beside it."""
+    from .io import atomic_path
+
+    out_dir = Path(out).parent
+    with atomic_path(out) as tmp:
+        summary.accuracy.to_csv(tmp, index=False)
+    with atomic_path(out_dir / recall_name) as tmp:
+        summary.recall.to_csv(tmp, index=False)
+    if confusion:
+        for (method, defect, level), table in summary.confusion.items():
+            with atomic_path(out_dir / "confusion" / f"{method}_{defect}_{level:g}.csv") as tmp:
+                table.to_csv(tmp)
+
+
 def cmd_evaluate(args) -> int:
-    """Accuracy per defect kind and level (CSV), per-class recall and confusion matrices."""
+    """Accuracy per defect kind and level (CSV), per-class recall, confusion matrices and
+    (optionally) the per-structure predictions. Reads one fingerprint file at a time."""
     import numpy as np
     import pandas as pd
 
-    from .evaluation import ACCURACY_COLUMNS, accuracy_row, evaluate
-    from .io import atomic_path, load_fingerprint_set
+    from .evaluation import PREDICTION_COLUMNS, summarise
+    from .io import atomic_path, load_fingerprint_set, read_fingerprints
     from .model import check_fingerprint_params, load_model, predict
 
-    data = load_fingerprint_set(args.fingerprints)
     loaded = load_model(args.model)
     model_params = {k: v for k, v in loaded.fingerprint.items() if k != "target_atoms"}
-    check_fingerprint_params(model_params, data["fingerprint_params"], args.model)
-    foreign = sorted(set(data["label"]) - set(loaded.classes))
-    if foreign:
-        raise ValueError(f"{args.model}: the data hold classes the model does not know ({', '.join(foreign)}); "
-                         f"the model's classes: {', '.join(loaded.classes)}")
-    keep = np.ones(len(data["label"]), dtype=bool)
+    # the structure databases behind all files, to know whether the model trained on these data
+    source = ";".join(sorted({read_fingerprints(p, with_fingerprints=False)["attrs"].get("source", "")
+                              for p in args.fingerprints}))
     training = loaded.metadata.get("training_data", {})
-    if training.get("source") == data["source"] and "validation_sids" in training:
-        # pristine accuracy only on structures the network did not train on
-        held_out = np.isin(data["sid"], training["validation_sids"])
-        keep &= (data["defect"] != "pristine") | held_out
-    probabilities = predict(loaded, data["fingerprints"][keep])
-    predicted = np.array(loaded.classes)[np.argmax(probabilities, axis=1)] if keep.any() else np.array([])
-    rows, recalls = [], []
-    out_dir = Path(args.out).parent
-    for (defect, level), group in pd.DataFrame({"defect": data["defect"][keep], "level": data["level"][keep],
-                                                "true": data["label"][keep], "pred": predicted}
-                                               ).groupby(["defect", "level"], sort=True):
-        result = evaluate(group["true"], group["pred"], loaded.classes)
-        rows.append(accuracy_row(args.method, defect, level, result))
-        for c, r in result.recall.items():
-            recalls.append({"method": args.method, "defect": defect, "level": float(level), "class": c,
-                            "n": int(result.confusion.loc[c].sum()), "recall": round(r, 4)})
-        if args.confusion:
-            with atomic_path(out_dir / "confusion" / f"{args.method}_{defect}_{level:g}.csv") as tmp:
-                result.confusion.to_csv(tmp)
-    table = pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
+    same_data = training.get("source") == source and "validation_sids" in training
+    parts = []
+    for path in args.fingerprints:
+        data = load_fingerprint_set([path])
+        check_fingerprint_params(model_params, data["fingerprint_params"], args.model)
+        foreign = sorted(set(data["label"]) - set(loaded.classes))
+        if foreign:
+            raise ValueError(f"{path}: the data hold classes the model does not know ({', '.join(foreign)}); "
+                             f"the model's classes: {', '.join(loaded.classes)}")
+        keep = np.ones(len(data["label"]), dtype=bool)
+        if same_data:   # pristine accuracy only on structures the network did not train on
+            keep &= (data["defect"] != "pristine") | np.isin(data["sid"], training["validation_sids"])
+        probabilities = predict(loaded, data["fingerprints"][keep])
+        predicted = np.array(loaded.classes)[np.argmax(probabilities, axis=1)] if keep.any() else []
+        parts.append(pd.DataFrame({"method": args.method, "row_id": data["row_id"][keep],
+                                   "sid": data["sid"][keep], "label": data["label"][keep],
+                                   "defect": data["defect"][keep], "level": data["level"][keep],
+                                   "predicted": predicted,
+                                   "detail": probabilities.max(axis=1) if keep.any() else []}))
+    predictions = pd.concat(parts, ignore_index=True)[PREDICTION_COLUMNS]
+    summary = summarise(predictions, loaded.classes)
+    _write_summary(summary, args.out, args.confusion, f"recall_{args.method}.csv")
+    if args.predictions:
+        with atomic_path(args.predictions) as tmp:
+            predictions.to_csv(tmp, index=False)
+    print(summary.accuracy.to_string(index=False))
+    return 0
+
+
+def _baseline_rows(job):
+    from .baselines import predict_all
+
+    row_id, atoms, keys, classes, methods = job
+    found = predict_all(atoms, classes, keys.get("nn_distance"), methods)
+    return [{"method": m, "row_id": row_id, "sid": keys["sid"], "label": keys["label"],
+             "defect": keys["defect"], "level": keys["level"], "predicted": p, "detail": d}
+            for m, p, d in found]
+
+
+def cmd_baselines(args) -> int:
+    """spglib and PTM predictions for the structures of a database (per structure and method, CSV)."""
+    import multiprocessing as mp
+
+    import pandas as pd
+    from tqdm import tqdm
+
+    from . import config
+    from .baselines import METHODS, sample_sids
+    from .evaluation import PREDICTION_COLUMNS
+    from .io import atomic_path, read_structures
+
+    preset = config.load(args.config)
+    methods = tuple(args.methods or METHODS)
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown baseline method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
+    if "ptm" in methods:
+        try:
+            import ovito  # noqa: F401
+        except ImportError:
+            raise ValueError("the ptm baseline needs OVITO's Python module: pip install 'paper_lib[baselines]'") from None
+    chosen = set(sample_sids(preset).tolist())
+    jobs = [(row_id, atoms, keys, preset.classes, methods)
+            for row_id, atoms, keys in read_structures(args.db) if keys["sid"] in chosen]
+    start = time.perf_counter()
+    rows = []
+    with mp.get_context("fork").Pool(args.processes) if args.processes > 1 else _Serial() as pool:
+        for found in tqdm(pool.imap(_baseline_rows, jobs, chunksize=4), total=len(jobs), desc="baselines",
+                          unit="structure", mininterval=2 if sys.stderr.isatty() else 30):
+            rows.extend(found)
+    table = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, index=False)
-    with atomic_path(out_dir / f"recall_{args.method}.csv") as tmp:
-        pd.DataFrame(recalls).to_csv(tmp, index=False)
-    print(table.to_string(index=False))
+    elapsed = time.perf_counter() - start
+    print(f"{args.out}: {len(jobs)} structures x {len(methods)} methods in {elapsed:.1f} s "
+          f"({len(jobs) / max(elapsed, 1e-9):.1f} structures/s, {args.processes} process(es))")
+    return 0
+
+
+def cmd_score(args) -> int:
+    """Accuracy table (all methods), per-class recall and confusion matrices from prediction tables."""
+    import pandas as pd
+
+    from . import config
+    from .evaluation import summarise
+
+    preset = config.load(args.config)
+    tables = []
+    for path in args.predictions:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: no such prediction table")
+        tables.append(pd.read_csv(path, keep_default_na=False, na_values=[""]))
+    summary = summarise(pd.concat(tables, ignore_index=True), preset.classes)
+    _write_summary(summary, args.out, args.confusion, "recall.csv")
+    print(summary.accuracy.pivot_table(index=["defect", "level"], columns="method", values="accuracy")
+          .to_string(float_format=lambda x: f"{x:.1f}"))
     return 0
 
 
@@ -301,6 +384,22 @@ def cmd_classify(args) -> int:
     if failed:
         print(f"{failed} of {len(results)} item(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_provenance(args) -> int:
+    """Commit, preset digest, package versions and time per stage of a run (JSON)."""
+    import json
+
+    from . import config
+    from .io import atomic_path
+    from .provenance import collect
+
+    record = collect(config.load(args.config), args.benchmarks, cores=args.cores)
+    with atomic_path(args.out) as tmp:
+        Path(tmp).write_text(json.dumps(record, indent=1) + "\n")
+    for stage in record["stages"]:
+        print(f"{stage['stage']:18s} {stage['jobs']:4d} job(s) {stage['wall_s']:9.1f} s")
+    return 0
 
 
 def _add_fingerprint_options(p) -> None:
@@ -378,7 +477,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="accuracy CSV to write (method, defect, level, n, accuracy)")
     p.add_argument("--method", default="cnn", help="method name in the table (default cnn)")
     p.add_argument("--confusion", action="store_true", help="also write confusion matrices (CSV)")
+    p.add_argument("--predictions", help="also write the per-structure predictions (CSV)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("baselines", help="spglib and PTM predictions for a structure database")
+    p.add_argument("--config", required=True, help="preset (classes, baseline sample)")
+    p.add_argument("--db", required=True, help="structure database (ASE db)")
+    p.add_argument("--out", required=True, help="per-structure prediction CSV to write")
+    p.add_argument("--methods", nargs="+", help="subset of the methods (default all: spglib_1e-1 .. "
+                                                  "spglib_1e-4, ptm)")
+    p.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    p.set_defaults(func=cmd_baselines)
+
+    p = sub.add_parser("score", help="accuracy table of every method from per-structure predictions")
+    p.add_argument("predictions", nargs="+", help="prediction CSVs (evaluate --predictions, baselines)")
+    p.add_argument("--config", required=True, help="preset (classes)")
+    p.add_argument("--out", required=True, help="accuracy CSV to write (method, defect, level, n, accuracy)")
+    p.add_argument("--confusion", action="store_true", help="also write confusion matrices (CSV)")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("provenance", help="record commit, versions and per-stage times of a run (JSON)")
+    p.add_argument("--config", required=True, help="the preset of the run")
+    p.add_argument("--benchmarks", required=True, help="folder of Snakemake benchmark TSVs")
+    p.add_argument("--cores", type=int, help="cores the run was given")
+    p.add_argument("--out", required=True, help="JSON file to write")
+    p.set_defaults(func=cmd_provenance)
 
     p = sub.add_parser("classify", help="classify structures in files (any format ASE reads)")
     p.add_argument("paths", nargs="+", help="structure files; every frame is classified")

@@ -26,7 +26,11 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Preset:
-    """A validated preset. Percentages (``displacements``, ``vacancies``) are in %."""
+    """A validated preset. Percentages (``displacements``, ``vacancies``) are in %.
+
+    ``baseline_sample``: how many pristine structures (a class-stratified, seeded sample) the
+    symmetry-finder baselines see, each with all its defective variants; None = all of them.
+    """
 
     name: str
     seed: int
@@ -38,6 +42,7 @@ class Preset:
     vacancies: tuple[float, ...]
     fraction_of_pristine: float
     shards: int
+    baseline_sample: int | None = None
     source: str = "<dict>"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -62,6 +67,7 @@ _SCHEMA: dict[str, Any] = {
     "pristine": {"counts": dict, "elements": (str, list), "target_atoms": int},
     "defects": {"displacements": list, "vacancies": list, "fraction_of_pristine": (int, float)},
     "shards": int,
+    "baselines": {"pristine_sample": (int, type(None))},
 }
 
 
@@ -143,6 +149,9 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
         raise ConfigError(f"{source}: 'defects.fraction_of_pristine' must be in [0, 1], got {fraction}")
     if raw["shards"] < 1:
         raise ConfigError(f"{source}: 'shards' must be at least 1, got {raw['shards']}")
+    sample = raw["baselines"]["pristine_sample"]
+    if sample is not None and (isinstance(sample, bool) or sample < 1):
+        raise ConfigError(f"{source}: 'baselines.pristine_sample' must be a count >= 1 or null (all), got {sample!r}")
     if raw["seed"] < 0:
         raise ConfigError(f"{source}: 'seed' must be >= 0, got {raw['seed']}")
     return Preset(
@@ -156,6 +165,7 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
         vacancies=_levels(raw["defects"]["vacancies"], "defects.vacancies", 100.0, source),
         fraction_of_pristine=float(fraction),
         shards=raw["shards"],
+        baseline_sample=sample,
         source=source,
         raw=raw,
     )

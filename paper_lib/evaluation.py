@@ -22,14 +22,17 @@ class Evaluation:
 
 
 def evaluate(true_labels, predicted_labels, classes) -> Evaluation:
-    """Compare predicted with true labels (strings from ``classes``)."""
+    """Compare predicted with true labels (strings from ``classes``).
+
+    Predictions outside ``classes`` (a baseline's ``none``) get their own confusion columns."""
     true = np.asarray(true_labels, dtype=object)
     predicted = np.asarray(predicted_labels, dtype=object)
     if true.shape != predicted.shape:
         raise ValueError(f"{len(true)} true labels for {len(predicted)} predictions")
     classes = list(classes)
+    extra = sorted(set(predicted.tolist()) - set(classes))   # e.g. a baseline's "none"
     confusion = pd.DataFrame(0, index=pd.Index(classes, name="true"),
-                             columns=pd.Index(classes, name="predicted"))
+                             columns=pd.Index(classes + extra, name="predicted"))
     for t, p in zip(true, predicted):
         confusion.loc[t, p] += 1
     recall = {}
@@ -44,3 +47,37 @@ def accuracy_row(method: str, defect: str, level: float, evaluation: Evaluation)
     """One row of ``accuracy.csv``."""
     return {"method": method, "defect": defect, "level": float(level), "n": evaluation.n,
             "accuracy": round(evaluation.accuracy, 4)}
+
+
+#: columns of a per-structure prediction table (``python -m paper_lib evaluate --predictions``,
+#: ``python -m paper_lib baselines``): one row per structure and method
+PREDICTION_COLUMNS = ["method", "row_id", "sid", "label", "defect", "level", "predicted", "detail"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Tables of :func:`summarise`: ``accuracy`` (ACCURACY_COLUMNS), ``recall`` (method, defect,
+    level, class, n, recall in %) and ``confusion`` ((method, defect, level) -> counts)."""
+
+    accuracy: pd.DataFrame
+    recall: pd.DataFrame
+    confusion: dict
+
+
+def summarise(predictions: pd.DataFrame, classes) -> Summary:
+    """Accuracy, per-class recall and confusion per method, defect kind and level from a
+    per-structure prediction table (PREDICTION_COLUMNS)."""
+    missing = set(("method", "label", "defect", "level", "predicted")) - set(predictions.columns)
+    if missing:
+        raise ValueError(f"the prediction table lacks the column(s) {', '.join(sorted(missing))}")
+    rows, recalls, confusion = [], [], {}
+    for (method, defect, level), group in predictions.groupby(["method", "defect", "level"], sort=True):
+        result = evaluate(group["label"], group["predicted"], classes)
+        rows.append(accuracy_row(method, defect, level, result))
+        for c, r in result.recall.items():
+            recalls.append({"method": method, "defect": defect, "level": float(level), "class": c,
+                            "n": int(result.confusion.loc[c].sum()), "recall": round(r, 4)})
+        confusion[(method, defect, float(level))] = result.confusion
+    return Summary(pd.DataFrame(rows, columns=ACCURACY_COLUMNS),
+                   pd.DataFrame(recalls, columns=["method", "defect", "level", "class", "n", "recall"]),
+                   confusion)

@@ -151,7 +151,8 @@ def package_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("paper_lib", "tensorflow", "tensorflow-cpu", "keras", "numpy", "ase", "spglib"):
+    for name in ("paper_lib", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scipy", "numba", "ase", "spglib",
+                 "pymatgen", "h5py", "pandas", "ovito", "snakemake", "papermill"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

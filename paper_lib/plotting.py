@@ -68,19 +68,47 @@ def fingerprint_gallery(fingerprints, titles, columns: int = 7, gamma: float = 0
 
 
 def accuracy_curves(table, defect: str, xlabel: str):
-    """Accuracy (%) against defect level for every method in an ``accuracy.csv`` table."""
+    """Accuracy (%) against defect level for every method in an ``accuracy.csv`` table.
+
+    Each curve starts at its method's pristine accuracy (level 0); the CNN is drawn solid, the
+    baselines dashed; a level evaluated on fewer structures shows its ``n`` in the legend.
+    """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    rows = table[table["defect"] == defect]
-    for method, group in rows.groupby("method"):
-        group = group.sort_values("level")
-        ax.plot(group["level"], group["accuracy"], marker="o", label=method)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for method, group in table.groupby("method"):
+        rows = group[group["defect"].isin([defect, "pristine"])].sort_values("level")
+        if not (rows["defect"] == defect).any():
+            continue
+        n = rows.loc[rows["defect"] == defect, "n"]
+        label = method if method == "cnn" else f"{method} (n≈{int(n.median())}/level)"
+        style = dict(lw=2.2, color="k", zorder=3) if method == "cnn" else dict(lw=1.2, ls="--")
+        ax.plot(rows["level"], rows["accuracy"], marker="o", ms=3.5, label=label, **style)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 101)
+    ax.set_ylim(-2, 102)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrices(matrices: dict, normalise: bool = True):
+    """Heat maps of confusion matrices (``title -> DataFrame`` of counts, rows true, columns
+    predicted), side by side; ``normalise`` shows each row in % of its true class."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.9), squeeze=False)
+    for ax, (title, counts) in zip(axes[0], matrices.items()):
+        counts = counts.loc[counts.sum(axis=1) > 0]
+        shown = 100 * counts.div(counts.sum(axis=1), axis=0) if normalise else counts
+        sns.heatmap(shown, ax=ax, annot=True, fmt=".0f", cmap="Blues", vmin=0,
+                    vmax=100 if normalise else None, cbar=False, annot_kws={"fontsize": 7})
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.tick_params(labelsize=7)
     fig.tight_layout()
     return fig
 

@@ -67,24 +67,46 @@ ACCURACY = notebook([
     new_markdown_cell("# Accuracy against defects\n\nThe network is trained on pristine fingerprints only "
                       "and tested on structures with vacancies (a fraction η of atoms removed) and random "
                       "displacements (Gaussian, σ = δ × nearest-neighbour distance). Pristine accuracy "
-                      "is measured on the held-out 10 % validation structures."),
+                      "is measured on the held-out 10 % validation structures.\n\n"
+                      "The baselines are spglib at four tolerances (symprec in Å on the structures at "
+                      "their real size; a structure counts as correct when the space group belongs to its "
+                      "class) and OVITO's Polyhedral Template Matching (majority vote over the atoms it "
+                      "assigns). They see the preset's baseline sample (`n` in the table), the CNN every "
+                      "structure."),
     parameters('preset = "quick"  # which results/<preset>/ to read'),
     new_code_cell(SETUP),
-    new_markdown_cell("## Table 1"),
+    new_markdown_cell("## Table 1\n\nAccuracy (%) per method, defect kind and level."),
     new_code_cell("""accuracy = pd.read_csv(RESULTS / "accuracy.csv")
 table = accuracy.pivot_table(index=["defect", "level"], columns="method", values="accuracy")
+counts = accuracy.pivot_table(index=["defect", "level"], columns="method", values="n")
 FIGURES.mkdir(parents=True, exist_ok=True)
 table.to_csv(FIGURES / "table1.csv")
 accuracy.to_csv(FIGURES / "accuracy.csv", index=False)
 table.round(2)"""),
+    new_markdown_cell("Structures per cell of the table:"),
+    new_code_cell("counts.astype(int)"),
     new_markdown_cell("## Accuracy against vacancies and displacements"),
     new_code_cell("""fig = plotting.accuracy_curves(accuracy, "vacancies", "vacancies η (%)")
 plotting.save_figure(fig, FIGURES, "accuracy_vs_vacancies");
 fig = plotting.accuracy_curves(accuracy, "displacements", "displacements δ (%)")
 plotting.save_figure(fig, FIGURES, "accuracy_vs_displacements");"""),
-    new_markdown_cell("## Recall per class\n\nWhich classes the errors come from, at every level."),
-    new_code_cell("""recall = pd.read_csv(RESULTS / "recall_cnn.csv")
-recall.pivot_table(index=["defect", "level"], columns="class", values="recall").round(1)"""),
+    new_markdown_cell("## Recall per class\n\nWhich classes the CNN's errors come from, at every level."),
+    new_code_cell("""recall = pd.read_csv(RESULTS / "recall.csv")
+cnn = recall[recall["method"] == "cnn"]
+cnn.pivot_table(index=["defect", "level"], columns="class", values="recall").round(1)"""),
+    new_markdown_cell("## Confusion matrices\n\nRows: true class; columns: predicted class, in % of the "
+                      "row (`none`: the method names no class). The CNN at the strongest displacement and "
+                      "vacancy levels, and spglib at its loosest tolerance at the weakest vacancy level."),
+    new_code_cell("""def confusion(method, defect, level):
+    return pd.read_csv(RESULTS / "confusion" / f"{method}_{defect}_{level:g}.csv", index_col=0)
+
+strongest = {d: accuracy.loc[accuracy["defect"] == d, "level"].max() for d in ("displacements", "vacancies")}
+weakest_vacancy = accuracy.loc[accuracy["defect"] == "vacancies", "level"].min()
+chosen = {f"CNN, δ = {strongest['displacements']:g} %": confusion("cnn", "displacements", strongest["displacements"]),
+          f"CNN, η = {strongest['vacancies']:g} %": confusion("cnn", "vacancies", strongest["vacancies"]),
+          f"spglib 1e-1, η = {weakest_vacancy:g} %": confusion("spglib_1e-1", "vacancies", weakest_vacancy)}
+fig = plotting.confusion_matrices(chosen)
+plotting.save_figure(fig, FIGURES, "confusion");"""),
 ])
 
 

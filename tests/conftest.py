@@ -28,4 +28,5 @@ def tiny_preset_dict():
                      "elements": "all", "target_atoms": 250},
         "defects": {"displacements": [4], "vacancies": [25], "fraction_of_pristine": 0.5},
         "shards": 2,
+        "baselines": {"pristine_sample": None},
     }

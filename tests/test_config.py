@@ -45,6 +45,8 @@ def _with(raw, path, value):
     (("pristine", "elements"), ["Es"], "form-factor"),
     (("shards",), 0, "shards"),
     (("seed",), "one", "integer"),
+    (("baselines", "pristine_sample"), 0, "pristine_sample"),
+    (("baselines", "pristine_sample"), "all", "pristine_sample"),
 ])
 def test_bad_values_are_named(tiny_preset_dict, path, value, message):
     with pytest.raises(config.ConfigError, match=message):
