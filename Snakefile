@@ -180,11 +180,34 @@ rule baselines:
         "--processes {threads} > {log} 2>&1"
 
 
+rule real_crystals:
+    """The CNN on ASE's dcdft elemental crystals, pristine and with the preset's defect levels."""
+    input:
+        preset=f"{R}/preset.yaml",
+        model=f"{R}/model.keras",
+    output:
+        f"{R}/predictions/dcdft.csv",
+    benchmark:
+        f"{R}/benchmarks/real_crystals.tsv",
+    log:
+        f"{R}/logs/real_crystals.log",
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV
+    shell:
+        "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
+        "python -m paper_lib real-crystals --config {input.preset} --model {input.model} --out {output} "
+        "--processes {threads} > {log} 2>&1"
+
+
 rule score:
     """Table 1: accuracy of the CNN and every baseline per defect kind and level, recall, confusion."""
     input:
         preset=f"{R}/preset.yaml",
-        predictions=[f"{R}/predictions/cnn.csv"]
+        predictions=[f"{R}/predictions/cnn.csv", f"{R}/predictions/dcdft.csv"]
         + expand(f"{R}/predictions/baselines-{{shard}}.csv", shard=SHARDS),
     output:
         accuracy=report(f"{R}/accuracy.csv", category="Accuracy"),

@@ -5,29 +5,18 @@ import numpy as np
 import pytest
 
 from paper_lib.model import SHIPPED_MODEL, classify, load_model
-from paper_lib.structures import CLASSES_7, SPACEGROUPS, spacegroup_number
+from paper_lib.evaluation import OTHER_STRUCTURE_TYPES, dcdft_crystals, real_crystal_predictions
+from paper_lib.structures import CLASSES_7
 
 pytest.importorskip("tensorflow")
 
-#: dcdft crystals whose space group is one of the seven classes but whose structure type is none of
-#: the prototypes the network was trained on (so a miss there is not a wrong answer to a fair question)
-OTHER_STRUCTURE_TYPES = {
-    "H": "molecular H2 on an hcp lattice", "He": "hcp, fine", "B": "alpha-B, 12-atom icosahedra (R-3m)",
-    "C": "graphite (P6_3/mmc)", "Li": "9R stacking (R-3m)", "Na": "9R stacking (R-3m)",
-    "S": "S on an hR1 lattice", "Mn": "two-atom antiferromagnetic fcc cell",
-}
-
-
 def dcdft_in_classes():
+    """(inside, outside): dcdft crystals of the seven classes (name, atoms, label), and the others."""
     from ase.collections import dcdft
 
-    group_to_class = {sg: c for c in CLASSES_7 for sg in SPACEGROUPS[c]}
-    inside, outside = [], []
-    for name in dcdft.names:
-        atoms = dcdft[name]
-        label = group_to_class.get(spacegroup_number(atoms, 1e-3))
-        (inside if label else outside).append((name, atoms, label))
-    return inside, outside
+    inside = dcdft_crystals(CLASSES_7)
+    names = {name for name, _, _ in inside}
+    return inside, [(name, dcdft[name], None) for name in dcdft.names if name not in names]
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +62,13 @@ def test_shipped_model_through_the_default_api():
     noisy.positions += np.random.default_rng(0).normal(0, 0.02 * 2.55, noisy.positions.shape)
     noisy.pbc = False
     assert paper_lib.classify(noisy).label == "fcc"
+
+
+def test_real_crystals_with_defects(shipped):
+    table = real_crystal_predictions(shipped, displacements=[2], vacancies=[25], copies=1, seed=1)
+    assert len(table) == 61 * 3 and set(table["defect"]) == {"pristine", "displacements", "vacancies"}
+    assert (table["predicted"] != "error").all() and table["detail"].between(0, 1).all()
+    fair = table[table["fair"]]
+    inside = {name for name, _, _ in dcdft_crystals(CLASSES_7)}
+    assert set(fair["structure"]) == inside - set(OTHER_STRUCTURE_TYPES)
+    assert (fair["predicted"] == fair["label"]).mean() >= 0.98
