@@ -18,6 +18,7 @@ R = f"results/{PRESET.name}"
 FIG = f"figures/{PRESET.name}"
 EXE = f"executed/{PRESET.name}"
 SHARDS = [f"{k:03d}" for k in range(PRESET.shards)]
+CLASS_SLUGS = [c.replace(chr(47), "-") for c in PRESET.classes]   # hex/rh -> hex-rh in file names
 
 # one software environment for every rule: `--sdm conda` builds it; by default rules run in the
 # environment Snakemake itself runs in (a pip project has no per-rule deployment)
@@ -31,6 +32,7 @@ rule all:
     input:
         f"{FIG}/fingerprints.png",
         f"{FIG}/table1.csv",
+        f"{FIG}/peak_concentration.csv",
         f"{FIG}/provenance.json",
 
 
@@ -277,11 +279,34 @@ rule accuracy_figures:
         PAPERMILL
 
 
+rule response_figures:
+    """notebooks/03_response_maps.ipynb: maps per layer and filter, class maps, peak concentration."""
+    input:
+        nb="notebooks/03_response_maps.ipynb",
+        model=f"{R}/model.keras",
+        fingerprints=expand(f"{R}/fingerprints/shard-{{shard}}.h5", shard=SHARDS),
+    output:
+        **figures([f"response_maps_{slug}" for slug in CLASS_SLUGS]
+                  + ["class_maps", "peak_concentration"], "Response maps"),
+        table=report(f"{FIG}/peak_concentration.csv", category="Response maps"),
+    benchmark:
+        f"{R}/benchmarks/response_figures.tsv",
+    log:
+        nb=f"{EXE}/03_response_maps.ipynb",
+    params:
+        yaml=json.dumps({"preset": PRESET.name}),
+    localrule: True
+    conda:
+        ENV
+    shell:
+        PAPERMILL
+
+
 rule provenance:
     """Commit, preset digest, package versions, cores and the time of every stage (from benchmarks)."""
     input:
         preset=f"{R}/preset.yaml",
-        figures=[f"{FIG}/fingerprints.png", f"{FIG}/table1.csv"],
+        figures=[f"{FIG}/fingerprints.png", f"{FIG}/table1.csv", f"{FIG}/peak_concentration.csv"],
     output:
         report(f"{FIG}/provenance.json", category="Provenance"),
     log:

@@ -113,6 +113,65 @@ def confusion_matrices(matrices: dict, normalise: bool = True):
     return fig
 
 
+def _map_rgb(response, floor: float = 1e-12):
+    """A positive (64, 64, 3) response map as an RGB image, scaled to its own maximum."""
+    import numpy as np
+
+    response = np.maximum(np.asarray(response, np.float64), 0)
+    return np.clip(response / max(float(response.max()), floor), 0, 1)
+
+
+def response_map_figure(fingerprint, layers, title: str = "", gamma: float = 0.5):
+    """The paper-style figure for one structure: the fingerprint, then for every conv layer (a
+    list of ``interpret.ResponseMaps``) its top-k filter maps and their sum (each panel scaled to
+    its own maximum; colour channels as in the fingerprint)."""
+    import matplotlib.pyplot as plt
+
+    k = max(len(r.filters) for r in layers)
+    fig, axes = plt.subplots(len(layers), k + 2, figsize=(1.45 * (k + 2), 1.5 * len(layers)), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+    axes[0, 0].imshow(fingerprint_rgb(fingerprint, scale=1, gamma=gamma), interpolation="nearest")
+    axes[0, 0].set_title(title or "fingerprint", fontsize=8)
+    for row, maps in enumerate(layers):
+        axes[row, 1].set_ylabel(maps.layer, fontsize=8)
+        axes[row, 1].set_frame_on(True)
+        for j, (f, m) in enumerate(zip(maps.filters, maps.maps)):
+            axes[row, 1 + j].imshow(_map_rgb(m), interpolation="nearest")
+            axes[row, 1 + j].set_title(f"filter {f}", fontsize=6)
+        axes[row, k + 1].imshow(_map_rgb(maps.total), interpolation="nearest")
+        axes[row, k + 1].set_title("sum", fontsize=7)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def class_maps_figure(fingerprints, titles, layer_sums, class_maps, gamma: float = 0.5):
+    """One row per structure: the fingerprint, each conv layer's summed map, and the map of its
+    class (``layer_sums``: per structure a list of ``interpret.ResponseMaps``; ``class_maps``: per
+    structure a (64, 64, 3) map)."""
+    import matplotlib.pyplot as plt
+
+    n_layers = len(layer_sums[0])
+    fig, axes = plt.subplots(len(fingerprints), n_layers + 2,
+                             figsize=(1.4 * (n_layers + 2), 1.45 * len(fingerprints)), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for row, (fp, title, layers, cmap) in enumerate(zip(fingerprints, titles, layer_sums, class_maps)):
+        axes[row, 0].imshow(fingerprint_rgb(fp, scale=1, gamma=gamma), interpolation="nearest")
+        axes[row, 0].set_title(title, fontsize=7)
+        for j, maps in enumerate(layers):
+            axes[row, 1 + j].imshow(_map_rgb(maps.total), interpolation="nearest")
+            if row == 0:
+                axes[row, 1 + j].set_title(maps.layer, fontsize=7)
+        axes[row, -1].imshow(_map_rgb(cmap), interpolation="nearest")
+        if row == 0:
+            axes[row, -1].set_title("class map", fontsize=7)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
 def parameter_histograms(pristine, columns=("c_over_a", "alpha", "z")):
     """One histogram per (prototype, free parameter) present in a table of pristine records."""
     import matplotlib.pyplot as plt
