@@ -113,7 +113,7 @@ def confusion_matrices(matrices: dict, normalise: bool = True):
     return fig
 
 
-def _map_rgb(response, floor: float = 1e-12):
+def response_rgb(response, floor: float = 1e-12):
     """A positive (64, 64, 3) response map as an RGB image, scaled to its own maximum."""
     import numpy as np
 
@@ -139,9 +139,9 @@ def response_map_figure(fingerprint, layers, title: str = "", gamma: float = 0.5
         axes[row, 1].set_ylabel(maps.layer, fontsize=8)
         axes[row, 1].set_frame_on(True)
         for j, (f, m) in enumerate(zip(maps.filters, maps.maps)):
-            axes[row, 1 + j].imshow(_map_rgb(m), interpolation="nearest")
+            axes[row, 1 + j].imshow(response_rgb(m), interpolation="nearest")
             axes[row, 1 + j].set_title(f"filter {f}", fontsize=6)
-        axes[row, k + 1].imshow(_map_rgb(maps.total), interpolation="nearest")
+        axes[row, k + 1].imshow(response_rgb(maps.total), interpolation="nearest")
         axes[row, k + 1].set_title("sum", fontsize=7)
     fig.tight_layout(pad=0.3)
     return fig
@@ -162,10 +162,10 @@ def class_maps_figure(fingerprints, titles, layer_sums, class_maps, gamma: float
         axes[row, 0].imshow(fingerprint_rgb(fp, scale=1, gamma=gamma), interpolation="nearest")
         axes[row, 0].set_title(title, fontsize=7)
         for j, maps in enumerate(layers):
-            axes[row, 1 + j].imshow(_map_rgb(maps.total), interpolation="nearest")
+            axes[row, 1 + j].imshow(response_rgb(maps.total), interpolation="nearest")
             if row == 0:
                 axes[row, 1 + j].set_title(maps.layer, fontsize=7)
-        axes[row, -1].imshow(_map_rgb(cmap), interpolation="nearest")
+        axes[row, -1].imshow(response_rgb(cmap), interpolation="nearest")
         if row == 0:
             axes[row, -1].set_title("class map", fontsize=7)
     fig.tight_layout(pad=0.3)

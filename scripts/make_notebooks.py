@@ -1,7 +1,7 @@
 """Write the figure notebooks (kernel python3, a cell tagged ``parameters``, no outputs).
 
 The notebooks are the source; this script only keeps their shape uniform:
-``python scripts/make_notebooks.py`` rewrites notebooks/01_dataset.ipynb and 02_accuracy_vs_defects.ipynb.
+``python scripts/make_notebooks.py`` rewrites the notebooks in notebooks/.
 """
 from pathlib import Path
 
@@ -134,7 +134,10 @@ model = load_model(RESULTS / "model.keras")
 data = load_fingerprint_set(sorted((RESULTS / "fingerprints").glob("shard-*.h5")), defect="pristine")
 held_out = model.metadata.get("training_data", {}).get("validation_sids", [])
 unseen = np.isin(data["sid"], held_out) if held_out else np.ones(len(data["sid"]), bool)
+# held-out structures of each class; a class with none held out (sc has 4 structures in the paper
+# preset) falls back to structures the network trained on
 examples = {c: np.flatnonzero((data["label"] == c) & unseen) for c in model.classes}
+examples = {c: i if len(i) else np.flatnonzero(data["label"] == c) for c, i in examples.items()}
 examples = {c: i for c, i in examples.items() if len(i)}
 slug = lambda c: c.replace("/", "-")"""),
     new_markdown_cell("## Maps per layer and filter, one structure of every class"),
@@ -181,9 +184,24 @@ plotting.save_figure(fig, FIGURES, "peak_concentration");"""),
 ])
 
 
+EXPLORER = notebook([
+    new_markdown_cell("# Explorer\n\nPick a class, a structure, a defect kind and level: the structure in "
+                      "3D, its diffraction fingerprint, the network's probabilities and the attentive "
+                      "response maps (a convolutional layer's top filters or their sum, or the class map) "
+                      "follow. It reads `results/<preset>/` (run `make figures` first) and runs the model "
+                      "live, so it also works in Voilà and on Binder."),
+    parameters('preset = "quick"   # which results/<preset>/ to explore\n'
+               'results = None     # or a path to a results folder'),
+    new_code_cell("""from paper_lib.widgets import Explorer
+
+explorer = Explorer(preset, results=results)
+explorer.widget"""),
+])
+
+
 def main() -> None:
     for name, nb in (("01_dataset", DATASET), ("02_accuracy_vs_defects", ACCURACY),
-                     ("03_response_maps", RESPONSE)):
+                     ("03_response_maps", RESPONSE), ("04_explorer", EXPLORER)):
         path = ROOT / "notebooks" / f"{name}.ipynb"
         path.parent.mkdir(exist_ok=True)
         nbformat.write(nb, path)

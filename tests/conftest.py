@@ -16,8 +16,7 @@ def rng():
     return np.random.default_rng(12345)
 
 
-@pytest.fixture
-def tiny_preset_dict():
+def tiny_preset() -> dict:
     """A preset small enough for tests: two structures per class, one defect level of each kind."""
     return {
         "preset": "tiny",
@@ -30,3 +29,9 @@ def tiny_preset_dict():
         "shards": 2,
         "baselines": {"pristine_sample": None},
     }
+
+
+@pytest.fixture
+def tiny_preset_dict():
+    """:func:`tiny_preset` as a fixture (a fresh dict per test)."""
+    return tiny_preset()

@@ -1,0 +1,270 @@
+"""The interactive explorer (ipywidgets + nglview 3.1.4) over a preset's results.
+
+Choose a class, a structure, a defect kind and level; see the structure in 3D, its fingerprint, the
+network's probabilities, and the attentive response maps (layer and filter, or the class map). Works
+in JupyterLab 4 and Voila; needs ``results/<preset>/`` (structures, fingerprints; the model there,
+or the shipped one)::
+
+    from paper_lib.widgets import Explorer
+    Explorer("quick").widget
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .interpret import TOP_K, class_response_maps, conv_layers, response_maps
+from .plotting import response_rgb, fingerprint_rgb
+
+CLASS_MAP = "class map"
+LAYER_SUM = "sum"
+
+
+@dataclass(frozen=True)
+class FingerprintIndex:
+    """Where each fingerprint of a preset lies: a table with ``file`` (HDF5), ``position`` (row in
+    it), ``db`` (the structure database), ``row_id`` (row in that database), ``sid``, ``label``,
+    ``defect``, ``level``."""
+
+    table: pd.DataFrame
+
+    @classmethod
+    def of(cls, results: str | Path) -> "FingerprintIndex":
+        from .io import read_fingerprints
+
+        files = sorted((Path(results) / "fingerprints").glob("shard-*.h5"))
+        if not files:
+            raise FileNotFoundError(f"{results}: no fingerprint shards (fingerprints/shard-*.h5); run the "
+                                    f"workflow first (make figures)")
+        parts = []
+        for path in files:
+            meta = read_fingerprints(path, with_fingerprints=False)
+            parts.append(pd.DataFrame({"file": str(path), "position": np.arange(len(meta["row_id"])),
+                                       "db": meta["attrs"].get("source", ""), "row_id": meta["row_id"],
+                                       "sid": meta["sid"], "label": meta["label"], "defect": meta["defect"],
+                                       "level": meta["level"]}))
+        return cls(pd.concat(parts, ignore_index=True))
+
+    def fingerprint(self, i: int) -> np.ndarray:
+        """The (64, 64, 3) fingerprint of entry ``i``."""
+        import h5py
+
+        row = self.table.iloc[i]
+        with h5py.File(row["file"], "r") as h5:
+            return h5["fingerprints"][int(row["position"])]
+
+    def atoms(self, i: int, root: str | Path = "."):
+        """The structure (ase.Atoms) of entry ``i``, from its database."""
+        from ase.db import connect
+
+        row = self.table.iloc[i]
+        db = Path(row["db"])
+        db = db if db.is_absolute() else Path(root) / db
+        return connect(str(db), type="db").get(id=int(row["row_id"])).toatoms()
+
+
+def _png(image: np.ndarray, scale: int = 4) -> bytes:
+    """PNG bytes of an RGB float image in [0, 1] or uint8, each pixel ``scale`` x ``scale``."""
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def probability_html(probabilities: dict[str, float], true_label: str | None = None) -> str:
+    """An HTML bar chart of class probabilities (the true class in bold)."""
+    rows = []
+    for label, p in sorted(probabilities.items(), key=lambda kv: -kv[1]):
+        name = f"<b>{label}</b>" if label == true_label else label
+        rows.append(f"<tr><td style='padding-right:6px'>{name}</td>"
+                    f"<td><div style='background:#333;height:12px;width:{max(p, 0.002) * 160:.1f}px'></div></td>"
+                    f"<td style='padding-left:6px;font-family:monospace'>{p:.3f}</td></tr>")
+    return "<table class='paperlib-probabilities'>" + "".join(rows) + "</table>"
+
+
+class Explorer:
+    """The explorer widget over ``results/<preset>/`` (``results`` overrides the folder).
+
+    ``model``: a model file (default: ``results/<preset>/model.keras`` if present, else the shipped
+    model). The widget is ``self.widget``; ``self.state()`` tells what is shown (for tests).
+    """
+
+    def __init__(self, preset: str = "quick", results: str | Path | None = None, model: str | Path | None = None,
+                 root: str | Path | None = None, top_k: int = TOP_K, viewer: bool = True):
+        import ipywidgets as w
+
+        from .model import load_model
+        from .plotting import repository_root
+
+        if root is None and results is not None:     # a results folder of its own: paths from here
+            try:
+                root = repository_root()
+            except FileNotFoundError:
+                root = Path.cwd()
+        self.root = Path(root) if root else repository_root()
+        self.results = Path(results) if results else self.root / "results" / preset
+        self.index = FingerprintIndex.of(self.results)
+        own = self.results / "model.keras"
+        self.model = load_model(model if model else (own if own.exists() else None))
+        self.layers = conv_layers(self.model)
+        self.top_k = top_k
+        table = self.index.table
+        classes = [c for c in self.model.classes if (table["label"] == c).any()]
+        style = {"description_width": "70px"}
+        self.cls = w.Dropdown(options=classes, description="class", style=style)
+        self.structure = w.IntSlider(min=0, max=0, description="structure", style=style, continuous_update=False)
+        self.defect = w.Dropdown(options=[], description="defect", style=style)
+        self.level = w.Dropdown(options=[], description="level (%)", style=style)
+        self.layer = w.Dropdown(options=self.layers + [CLASS_MAP], value=self.layers[-1], description="layer",
+                                style=style)
+        self.filter = w.Dropdown(options=[LAYER_SUM], description="filter", style=style)
+        self.fingerprint_image = w.Image(format="png", width=256, height=256)
+        self.map_image = w.Image(format="png", width=256, height=256)
+        self.probabilities = w.HTML()
+        self.status = w.HTML()
+        self.viewer = None
+        if viewer:
+            import nglview
+
+            self.viewer = nglview.NGLWidget()
+            self.viewer.layout = w.Layout(width="360px", min_width="360px", height="300px")
+            self.viewer._set_size("360px", "300px")      # the stage's own canvas (queued until shown)
+        self._maps = None
+        self._current = None
+        self._busy = False
+        self.cls.observe(self._on_class, "value")
+        self.structure.observe(self._on_structure, "value")
+        self.defect.observe(self._on_defect, "value")
+        self.level.observe(lambda _: self._show(), "value")
+        self.layer.observe(self._on_layer, "value")
+        self.filter.observe(lambda _: self._draw_map(), "value")
+        controls = w.VBox([self.cls, self.structure, self.defect, self.level, self.layer, self.filter])
+        titled = lambda title, child: w.VBox([w.HTML(f"<b>{title}</b>"), child])  # noqa: E731
+        views = [titled("fingerprint", self.fingerprint_image), titled("response map", self.map_image),
+                 titled("prediction", self.probabilities)]
+        if self.viewer is not None:
+            views.insert(0, titled("structure", self.viewer))
+            views[0].layout = w.Layout(min_width="370px")
+        self.widget = w.VBox([w.HBox([controls, self.status]), w.HBox(views)])
+        self.widget.add_class("paperlib-explorer")
+        self._on_class()
+
+    # -- selection ---------------------------------------------------------------------------
+    def _sids(self) -> np.ndarray:
+        table = self.index.table
+        return np.unique(table.loc[table["label"] == self.cls.value, "sid"])
+
+    def _on_class(self, _=None):
+        sids = self._sids()
+        self._busy = True
+        self.structure.max = max(len(sids) - 1, 0)
+        self.structure.value = 0
+        self._busy = False
+        self._on_structure()
+
+    def _on_structure(self, _=None):
+        if self._busy:
+            return
+        table = self.index.table
+        sid = self._sids()[self.structure.value]
+        kinds = [k for k in ("pristine", "vacancies", "displacements")
+                 if ((table["sid"] == sid) & (table["defect"] == k)).any()]
+        self._busy = True
+        keep = self.defect.value if self.defect.value in kinds else kinds[0]
+        self.defect.options = kinds
+        self.defect.value = keep
+        self._busy = False
+        self._on_defect()
+
+    def _on_defect(self, _=None):
+        if self._busy:
+            return
+        table = self.index.table
+        sid = self._sids()[self.structure.value]
+        levels = sorted(table.loc[(table["sid"] == sid) & (table["defect"] == self.defect.value), "level"])
+        self._busy = True
+        keep = self.level.value if self.level.value in levels else levels[0]
+        self.level.options = [float(v) for v in levels]
+        self.level.value = float(keep)
+        self._busy = False
+        self._show()
+
+    def _on_layer(self, _=None):
+        if self.layer.value == CLASS_MAP:
+            options = [CLASS_MAP]
+        else:
+            self._maps = response_maps(self.model, self._fingerprint, self.layer.value, self.top_k)
+            options = [LAYER_SUM] + [f"filter {f}" for f in self._maps.filters]
+        self._busy = True
+        self.filter.options = options
+        self.filter.value = options[0]
+        self._busy = False
+        self._draw_map()
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _show(self):
+        if self._busy:
+            return
+        from .model import predict
+
+        table = self.index.table
+        sid = self._sids()[self.structure.value]
+        match = np.flatnonzero((table["sid"] == sid) & (table["defect"] == self.defect.value)
+                               & (table["level"] == self.level.value))
+        i = int(match[0])
+        self._current = i
+        self._fingerprint = self.index.fingerprint(i)
+        self.fingerprint_image.value = _png(fingerprint_rgb(self._fingerprint, scale=1, gamma=0.5))
+        p = predict(self.model, self._fingerprint[None])[0]
+        self._probabilities = dict(zip(self.model.classes, map(float, p)))
+        self.probabilities.value = probability_html(self._probabilities, self.cls.value)
+        row = table.iloc[i]
+        self.status.value = (f"<div style='margin-left:16px'>structure {int(row['sid'])} "
+                             f"({row['label']}), {row['defect']} {row['level']:g} %<br>"
+                             f"predicted <b>{max(self._probabilities, key=self._probabilities.get)}</b></div>")
+        if self.viewer is not None:
+            self._show_atoms(self.index.atoms(i, self.root))
+        self._on_layer()
+
+    def _show_atoms(self, atoms):
+        import nglview
+
+        for cid in list(self.viewer._ngl_component_ids):
+            self.viewer.remove_component(cid)
+        self.viewer.add_structure(nglview.ASEStructure(atoms))
+        self.viewer.center()
+
+    def _draw_map(self):
+        if self._busy or self._current is None:
+            return
+        if self.layer.value == CLASS_MAP:
+            c = self.model.classes.index(self.cls.value)
+            image = class_response_maps(self.model, self._fingerprint, [c])[0]
+        elif self.filter.value == LAYER_SUM:
+            image = self._maps.total
+        else:
+            f = int(self.filter.value.split()[1])
+            image = self._maps.maps[list(self._maps.filters).index(f)]
+        self.map_image.value = _png(response_rgb(image))
+
+    def state(self) -> dict:
+        """What is shown: selection, prediction and the entry in the index."""
+        return {"class": self.cls.value, "structure": self.structure.value, "defect": self.defect.value,
+                "level": self.level.value, "layer": self.layer.value, "filter": self.filter.value,
+                "entry": self._current, "prediction": max(self._probabilities, key=self._probabilities.get)}
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self):
+        return f"Explorer({json.dumps(self.state())})"
