@@ -40,9 +40,23 @@ def test_quick_preset_end_to_end(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     figures = work / "figures" / "quick"
     for name in ("class_counts", "parameters", "fingerprints", "accuracy_vs_vacancies",
-                 "accuracy_vs_displacements"):
+                 "accuracy_vs_displacements", "confusion", "class_maps", "peak_concentration",
+                 "response_maps_fcc", "response_maps_hex-rh"):
         assert (figures / f"{name}.png").stat().st_size > 1000 and (figures / f"{name}.pdf").exists()
     assert (figures / "table1.csv").exists()
+    import json
+
+    import pandas as pd
+    accuracy = pd.read_csv(figures / "accuracy.csv")
+    assert {"cnn", "cnn_dcdft", "ptm", "spglib_1e-1", "spglib_1e-4"} <= set(accuracy["method"])
+    spglib = accuracy.query("method == 'spglib_1e-3' and defect == 'pristine'")
+    assert spglib["accuracy"].item() == 100.0                   # a symmetry finder is right on pristine
+    peaks = pd.read_csv(figures / "peak_concentration.csv")
+    assert (peaks["vs_random"] > 1).all()
+    provenance = json.loads((figures / "provenance.json").read_text())
+    stages = {s["stage"] for s in provenance["stages"]}
+    assert {"structures", "fingerprints", "train", "evaluate", "baselines", "score"} <= stages
+    assert provenance["preset_digest"] and provenance["machine"]["cores_used"] == 2
     dry = snakemake(work, "-n", "--cores", "2")
     assert "Nothing to be done" in dry.stdout, dry.stdout
     report = snakemake(work, "--cores", "2", "--report", "report.html")
@@ -51,12 +65,16 @@ def test_quick_preset_end_to_end(tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    for name in ("01_dataset", "02_accuracy_vs_defects"):
+    for name in ("01_dataset", "02_accuracy_vs_defects", "03_response_maps"):
         executed = nbformat.read(work / "executed" / "quick" / f"{name}.ipynb", as_version=4)
         assert any(cell.get("outputs") for cell in executed.cells)
         fresh = nbformat.read(work / "notebooks" / f"{name}.ipynb", as_version=4)
         NotebookClient(fresh, kernel_name="python3", timeout=300,
                        resources={"metadata": {"path": str(work / "notebooks")}}).execute()
+    explorer = nbformat.read(work / "notebooks" / "04_explorer.ipynb", as_version=4)   # on the quick results
+    NotebookClient(explorer, kernel_name="python3", timeout=300,
+                   resources={"metadata": {"path": str(work / "notebooks")}}).execute()
+    assert "paperlib" not in str([o for c in explorer.cells for o in c.get("outputs", []) if o.get("ename")])
 
 
 def recorded_as_finished(work: Path, fragment: str) -> list[str]:
