@@ -19,6 +19,8 @@ RESULTS, FIGURES = ROOT / "results" / preset, ROOT / "figures" / preset"""
 
 
 def notebook(cells):
+    for i, cell in enumerate(cells):       # stable ids: regenerating leaves unchanged notebooks unchanged
+        cell["id"] = f"cell-{i:02d}"
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -92,6 +94,7 @@ fig = plotting.accuracy_curves(accuracy, "displacements", "displacements δ (%)"
 plotting.save_figure(fig, FIGURES, "accuracy_vs_displacements");"""),
     new_markdown_cell("## Recall per class\n\nWhich classes the CNN's errors come from, at every level."),
     new_code_cell("""recall = pd.read_csv(RESULTS / "recall.csv")
+recall.to_csv(FIGURES / "recall.csv", index=False)
 cnn = recall[recall["method"] == "cnn"]
 cnn.pivot_table(index=["defect", "level"], columns="class", values="recall").round(1)"""),
     new_markdown_cell("## Confusion matrices\n\nRows: true class; columns: predicted class, in % of the "
