@@ -9,6 +9,8 @@
 import json
 import yaml
 
+from snakemake.exceptions import WorkflowError
+
 from paper_lib import config as presets
 
 configfile: "config/quick.yaml"
@@ -23,6 +25,15 @@ CLASS_SLUGS = [c.replace(chr(47), "-") for c in PRESET.classes]   # hex/rh -> he
 # one software environment for every rule: `--sdm conda` builds it; by default rules run in the
 # environment Snakemake itself runs in (a pip project has no per-rule deployment)
 ENV = "environment.yml"
+
+
+def local_cores():
+    """`--cores N` for the provenance record of a local run; nothing under a cluster executor,
+    where Snakemake has no total number of cores."""
+    try:
+        return f"--cores {workflow.cores}"
+    except WorkflowError:
+        return ""
 
 wildcard_constraints:
     shard=r"\d{3}",
@@ -313,10 +324,10 @@ rule provenance:
         f"{R}/logs/provenance.log",
     params:
         benchmarks=f"{R}/benchmarks",
-        cores=workflow.cores,
+        cores=local_cores(),
     localrule: True
     conda:
         ENV
     shell:
         "python -m paper_lib provenance --config {input.preset} --benchmarks {params.benchmarks} "
-        "--cores {params.cores} --out {output} > {log} 2>&1"
+        "{params.cores} --out {output} > {log} 2>&1"
