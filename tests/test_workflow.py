@@ -42,6 +42,19 @@ def test_dry_runs_parse(args, jobs, tmp_path):
         assert f"total {jobs}" in " ".join(result.stdout.split()), result.stdout
 
 
+@pytest.mark.skipif(shutil.which("sbatch") is None, reason="SLURM client not installed")
+def test_slurm_profile_parses_outside_a_dry_run(tmp_path):
+    # a real (non-dry) run has no total core count under a cluster executor; the local rule
+    # `preset` runs without submitting anything, so no SLURM daemon is needed
+    for name in ("Snakefile", "environment.yml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("config", "notebooks", "profiles"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    result = snakemake("--workflow-profile", "profiles/slurm", "--until", "preset", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "results" / "quick" / "preset.yaml").exists()
+
+
 def test_config_typo_stops_before_any_work(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((ROOT / "config" / "quick.yaml").read_text().replace("shards:", "shard:"))
