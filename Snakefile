@@ -12,6 +12,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from paper_lib import config as presets
+from paper_lib.defects import AUGMENTATION
 
 configfile: "config/quick.yaml"
 
@@ -159,6 +160,8 @@ rule evaluate:
         f"{R}/benchmarks/evaluate.tsv",
     log:
         f"{R}/logs/evaluate.log",
+    params:
+        method="cnn",
     threads: 2
     resources:
         mem_mb=4000,
@@ -168,7 +171,7 @@ rule evaluate:
     shell:
         "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
         "python -m paper_lib evaluate --model {input.model} --fingerprints {input.fingerprints} "
-        "--out {output.accuracy} --predictions {output.predictions} > {log} 2>&1"
+        "--method {params.method} --out {output.accuracy} --predictions {output.predictions} > {log} 2>&1"
 
 
 rule baselines:
@@ -230,6 +233,104 @@ rule score:
         f"{R}/benchmarks/score.tsv",
     log:
         f"{R}/logs/score.log",
+    conda:
+        ENV
+    shell:
+        "python -m paper_lib score {input.predictions} --config {input.preset} --out {output.accuracy} "
+        "--confusion > {log} 2>&1"
+
+
+# --- beyond the paper: training-set augmentation (`snakemake augmentation`; not part of `all`) ---
+# The same network trained on the pristine structures plus one displaced copy of each
+# (paper_lib.defects.AUGMENTATION), evaluated on the same test sets as the paper's setting.
+A = f"{R}/augmented"
+
+
+rule augment_structures:
+    """Displaced training copies of every pristine structure (their own random stream)."""
+    input:
+        preset=f"{R}/preset.yaml",
+        db=f"{R}/structures.db",
+    output:
+        f"{A}/structures.db",
+    benchmark:
+        f"{R}/benchmarks/augment_structures.tsv",
+    log:
+        f"{R}/logs/augment_structures.log",
+    conda:
+        ENV
+    shell:
+        "python -m paper_lib augment --config {input.preset} --db {input.db} --out {output} > {log} 2>&1"
+
+
+use rule fingerprints as augment_fingerprints with:
+    input:
+        f"{A}/structures.db",
+    output:
+        f"{A}/fingerprints.h5",
+    benchmark:
+        f"{R}/benchmarks/augment_fingerprints.tsv",
+    log:
+        f"{R}/logs/augment_fingerprints.log",
+
+
+rule train_augmented:
+    """The CNN on the pristine fingerprints plus the displaced copies (same seed and split)."""
+    input:
+        preset=f"{R}/preset.yaml",
+        fingerprints=expand(f"{R}/fingerprints/shard-{{shard}}.h5", shard=SHARDS),
+        augment=f"{A}/fingerprints.h5",
+    output:
+        model=f"{A}/model.keras",
+        meta=f"{A}/model.json",
+        history=f"{A}/history.csv",
+    benchmark:
+        f"{R}/benchmarks/train_augmented.tsv",
+    log:
+        f"{R}/logs/train_augmented.log",
+    params:
+        epochs=AUGMENTATION["epochs"],
+    threads: 2
+    resources:
+        mem_mb=12000,
+        runtime=360,
+    conda:
+        ENV
+    shell:
+        "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
+        "python -m paper_lib train --config {input.preset} --fingerprints {input.fingerprints} "
+        "--augment {input.augment} --epochs {params.epochs} --out {output.model} "
+        "--history {output.history} > {log} 2>&1"
+
+
+use rule evaluate as evaluate_augmented with:
+    input:
+        model=f"{A}/model.keras",
+        fingerprints=expand(f"{R}/fingerprints/shard-{{shard}}.h5", shard=SHARDS),
+    output:
+        predictions=f"{R}/predictions/cnn_augmented.csv",
+        accuracy=f"{A}/accuracy_cnn_augmented.csv",
+        recall=f"{A}/recall_cnn_augmented.csv",
+    benchmark:
+        f"{R}/benchmarks/evaluate_augmented.tsv",
+    log:
+        f"{R}/logs/evaluate_augmented.log",
+    params:
+        method="cnn_augmented",
+
+
+rule augmentation:
+    """The paper's setting (pristine only) against the augmented network, per defect level."""
+    input:
+        preset=f"{R}/preset.yaml",
+        predictions=[f"{R}/predictions/cnn.csv", f"{R}/predictions/cnn_augmented.csv"],
+    output:
+        accuracy=f"{FIG}/augmentation/accuracy.csv",
+        recall=f"{FIG}/augmentation/recall.csv",
+        confusion=directory(f"{FIG}/augmentation/confusion"),
+    log:
+        f"{R}/logs/augmentation.log",
+    localrule: True
     conda:
         ENV
     shell:

@@ -63,6 +63,32 @@ def cmd_structures(args) -> int:
     return 0
 
 
+def cmd_augment(args) -> int:
+    """Displaced training copies of every pristine structure of a database (a new ASE db)."""
+    from . import config
+    from .defects import augmented_copies
+    from .io import read_structures, write_structures
+
+    preset = config.load(args.config)
+    seed = preset.seed if args.seed is None else args.seed
+    start = time.perf_counter()
+    counts = {"pristine": 0}
+
+    def rows():
+        for _, atoms, keys in read_structures(args.db, defect="pristine"):
+            counts["pristine"] += 1
+            for level, copy in augmented_copies(atoms, int(keys["sid"]), seed, args.copies, args.max_displacement):
+                yield copy, {**keys, "defect": "displacements", "level": level}
+
+    written = write_structures(args.out, rows())
+    if counts["pristine"] == 0:
+        Path(args.out).unlink(missing_ok=True)
+        raise ValueError(f"{args.db}: no pristine structure to augment")
+    print(f"{args.out}: {written} displaced copies (0-{args.max_displacement:g} %) of {counts['pristine']} "
+          f"pristine structures in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 class _Serial:
     """A stand-in for a process pool that runs in this process."""
 
@@ -179,10 +205,18 @@ def cmd_train(args) -> int:
     if len(data["label"]) == 0:
         raise ValueError("the fingerprint files hold no pristine structure to train on")
     params = {**DEFAULT_FINGERPRINT, "target_atoms": preset.target_atoms, **data["fingerprint_params"]}
+    augment = None
+    if args.augment:
+        extra = load_fingerprint_set(args.augment)
+        if extra["fingerprint_params"] != data["fingerprint_params"]:
+            raise ValueError(f"{', '.join(args.augment)}: made with fingerprint parameters "
+                             f"{extra['fingerprint_params']}, the pristine set with {data['fingerprint_params']}")
+        augment = {"fingerprints": extra["fingerprints"], "labels": extra["label"], "sids": extra["sid"],
+                   "source": extra["source"]}
     start = time.perf_counter()
     result = train(data["fingerprints"], data["label"], preset.classes, seed=args.seed if args.seed is not None
                    else preset.seed, fingerprint_params=params, epochs=args.epochs, source=data["source"],
-                   verbose=2)
+                   sids=data["sid"], augment=augment, verbose=2)
     elapsed = time.perf_counter() - start
     validation_sids = sorted(int(s) for s in data["sid"][_validation_index(data["label"], result)])
     result.metadata["training_data"]["validation_sids"] = validation_sids
@@ -198,7 +232,7 @@ def cmd_train(args) -> int:
         for epoch in range(len(result.history[keys[0]])):
             writer.writerow([epoch + 1, *(f"{result.history[k][epoch]:.6f}" for k in keys)])
     last = {k: v[-1] for k, v in result.history.items()}
-    print(f"{args.out}: trained on {result.metadata['training_data']['n_train']} pristine fingerprints "
+    print(f"{args.out}: trained on {result.metadata['training_data']['n_train']} fingerprints "
           f"in {elapsed:.0f} s; last epoch " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
     return 0
 
@@ -439,6 +473,7 @@ def _add_fingerprint_options(p) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .defects import AUGMENTATION
     from .model import TRAINING   # numbers only: TensorFlow is imported when a model is used
 
     parser = argparse.ArgumentParser(prog="python -m paper_lib",
@@ -492,7 +527,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="training seed (default: the preset's)")
     p.add_argument("--epochs", type=int, default=TRAINING["epochs"],
                    help=f"epochs (default {TRAINING['epochs']}, the paper's)")
+    p.add_argument("--augment", nargs="+", metavar="FILE.h5",
+                   help="fingerprints of displaced training copies (from `augment`) added to the training "
+                        "set; copies of validation structures are left out")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("augment", help="displaced training copies of the pristine structures (ASE db)")
+    p.add_argument("--config", required=True, help="preset (its seed)")
+    p.add_argument("--db", required=True, help="structure database holding the pristine structures")
+    p.add_argument("--out", required=True, help="database to write")
+    p.add_argument("--copies", type=int, default=AUGMENTATION["copies"],
+                   help=f"copies per pristine structure (default {AUGMENTATION['copies']})")
+    p.add_argument("--max-displacement", type=float, default=AUGMENTATION["max_displacement"],
+                   help="largest displacement level in %% of the nearest-neighbour distance, drawn "
+                        f"uniformly from 0 (default {AUGMENTATION['max_displacement']:g})")
+    p.add_argument("--seed", type=int, help="seed (default: the preset's)")
+    p.set_defaults(func=cmd_augment)
 
     p = sub.add_parser("evaluate", help="accuracy per defect level of a model on fingerprint files")
     p.add_argument("--model", required=True, help="model file (.keras)")

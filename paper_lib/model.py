@@ -102,12 +102,16 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
           epochs: int = TRAINING["epochs"], batch_size: int = TRAINING["batch_size"],
           learning_rate: float = TRAINING["learning_rate"],
           validation_fraction: float = TRAINING["validation_fraction"], verbose: int = 2,
-          source: str = "") -> TrainingResult:
+          source: str = "", sids=None, augment: dict | None = None) -> TrainingResult:
     """Train the network on (n, 64, 64, 3) fingerprints with string ``labels`` from ``classes``.
 
     Deterministic for a seed on a given machine: Keras' seeds, TensorFlow's op determinism and a
     seeded stratified split. Returns the model, its metadata and the history (loss, accuracy,
     val_loss, val_accuracy per epoch).
+
+    ``augment`` (optional): extra training data, a dict with ``fingerprints``, ``labels`` and
+    ``sids`` (the pristine structure each is a copy of; ``sids`` gives those of ``fingerprints``).
+    Copies of validation structures are dropped, so validation stays pristine and unseen.
     """
     keras = _keras()
     import tensorflow as tf
@@ -123,18 +127,35 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
     tf.config.experimental.enable_op_determinism()
     y = keras.utils.to_categorical([classes.index(label) for label in labels], len(classes))
     train_idx, val_idx = stratified_split(labels, validation_fraction, seed)
+    x_train, y_train = fingerprints[train_idx], y[train_idx]
+    augmented = None
+    if augment is not None:
+        if sids is None:
+            raise ValueError("augmentation needs the pristine structures' sids to keep validation unseen")
+        extra_labels = np.asarray(augment["labels"])
+        unknown = sorted(set(extra_labels) - set(classes))
+        if unknown:
+            raise ValueError(f"augmentation labels {unknown} are not among the classes {classes}")
+        keep = ~np.isin(np.asarray(augment["sids"]), np.asarray(sids)[val_idx])
+        x_train = np.concatenate([x_train, np.asarray(augment["fingerprints"])[keep]])
+        y_train = np.concatenate([y_train, keras.utils.to_categorical(
+            [classes.index(label) for label in extra_labels[keep]], len(classes))])
+        augmented = {"n": int(keep.sum()), "n_dropped_validation_copies": int((~keep).sum()),
+                     "digest": data_digest(np.asarray(augment["fingerprints"]), extra_labels),
+                     "source": augment.get("source", "")}
     model = build_model(len(classes))
     # XLA: about 1.7x faster on CPU than TensorFlow's own kernels, and still deterministic
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
                   metrics=["accuracy"], jit_compile=True)
     validation = (fingerprints[val_idx], y[val_idx]) if len(val_idx) else None
-    fit = model.fit(fingerprints[train_idx], y[train_idx], batch_size=batch_size, epochs=epochs,
+    fit = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs,
                     validation_data=validation, shuffle=True, verbose=verbose)
     metadata = {
         "format": MODEL_FORMAT,
         "classes": classes,
         "fingerprint": dict(fingerprint_params or DEFAULT_FINGERPRINT),
-        "training_data": {"digest": data_digest(fingerprints, labels), "n_train": int(len(train_idx)),
+        "training_data": {"digest": data_digest(fingerprints, labels), "n_train": int(len(x_train)),
+                          "augmented": augmented,
                           "n_validation": int(len(val_idx)), "source": source,
                           "counts": {c: int(np.sum(labels == c)) for c in classes}},
         "training": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,

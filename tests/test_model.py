@@ -152,6 +152,25 @@ def test_train_evaluate_classify_from_the_command_line(tmp_path, tiny_preset_dic
     assert table.loc[table.defect == "pristine", "n"].item() == 7          # held-out pristine only
     assert (tmp_path / "confusion" / "cnn_vacancies_25.csv").exists()
 
+    # augmentation: displaced copies of the pristine structures join training, but not the copies of
+    # validation structures
+    aug_db, aug_fps, aug_model = tmp_path / "aug.db", tmp_path / "aug.h5", tmp_path / "aug.keras"
+    made = run("augment", "--config", preset, "--db", db, "--out", aug_db, "--copies", "2")
+    assert made.returncode == 0, made.stderr
+    assert run("fingerprints", "--db", aug_db, "--out", aug_fps).returncode == 0
+    trained = run("train", "--config", preset, "--fingerprints", fps, "--augment", aug_fps, "--out", aug_model,
+                  "--epochs", "1", "--history", tmp_path / "aug_history.csv")
+    assert trained.returncode == 0, trained.stderr
+    aug_meta = json.loads(aug_model.with_suffix(".json").read_text())["training_data"]
+    n_pristine = sum(tiny_preset_dict["pristine"]["counts"].values())
+    assert aug_meta["augmented"]["n"] == 2 * (n_pristine - 7)
+    assert aug_meta["augmented"]["n_dropped_validation_copies"] == 14
+    assert aug_meta["n_train"] == 3 * (n_pristine - 7)
+    assert aug_meta["validation_sids"] == meta["training_data"]["validation_sids"]
+    empty = run("augment", "--config", preset, "--db", aug_db, "--out", tmp_path / "none.db")
+    assert empty.returncode != 0 and "no pristine structure" in empty.stderr
+    assert not (tmp_path / "none.db").exists()
+
     # classify: good files, a multi-frame file, and bad ones; JSON lines; exit 1
     write(tmp_path / "Cu.cif", bulk("Cu", "fcc", a=3.61))
     write(tmp_path / "frames.extxyz", [bulk("Fe", "bcc", a=2.87), bulk("Po", "sc", a=3.35)])

@@ -4,7 +4,7 @@ import pytest
 from ase.build import bulk
 
 from paper_lib import config
-from paper_lib.defects import displacements, variant_plan, vacancies
+from paper_lib.defects import augmented_copies, displacements, variant_plan, vacancies
 from paper_lib.structures import (CLASS_PROTOTYPES, CLASSES_8, PROTOTYPES, SPACEGROUPS,
                                   finite_cluster, mean_nn_distance, pristine_shard, pristine_structure,
                                   replication_for, spacegroup_number, standard_conventional_cell)
@@ -101,6 +101,20 @@ def test_displacement_sigma_is_delta_times_nn_distance(rng):
     assert abs(np.mean(moves)) < 0.002
     with pytest.raises(ValueError):
         displacements(atoms, -1.0, rng)
+
+
+def test_augmented_copies_are_seeded_bounded_and_their_own_stream(rng):
+    atoms, _ = pristine_structure("fcc", ELEMENTS, 250, rng)
+    copies = list(augmented_copies(atoms, sid=5, seed=1, copies=20, max_displacement=10.0))
+    again = list(augmented_copies(atoms, sid=5, seed=1, copies=20, max_displacement=10.0))
+    levels = [level for level, _ in copies]
+    assert all(0 <= level <= 10 for level in levels) and np.std(levels) > 1.5      # spread over the range
+    assert all(np.array_equal(a.positions, b.positions) for (_, a), (_, b) in zip(copies, again))
+    other = list(augmented_copies(atoms, sid=6, seed=1, copies=1))[0][1]
+    assert not np.array_equal(other.positions, copies[0][1].positions)
+    assert len(copies[0][1]) == len(atoms)                                     # displacements only
+    with pytest.raises(ValueError):
+        list(augmented_copies(atoms, sid=5, seed=1, copies=0))
 
 
 def test_generation_is_reproducible_and_independent_of_sharding(tiny_preset_dict):
