@@ -328,6 +328,8 @@ rule augmentation:
         accuracy=f"{FIG}/augmentation/accuracy.csv",
         recall=f"{FIG}/augmentation/recall.csv",
         confusion=directory(f"{FIG}/augmentation/confusion"),
+        figures=[f"{FIG}/augmentation/accuracy_vs_{d}.{x}" for d in ("vacancies", "displacements")
+                 for x in ("png", "pdf")],
     log:
         f"{R}/logs/augmentation.log",
     localrule: True
@@ -335,7 +337,7 @@ rule augmentation:
         ENV
     shell:
         "python -m paper_lib score {input.predictions} --config {input.preset} --out {output.accuracy} "
-        "--confusion > {log} 2>&1"
+        "--confusion --plot > {log} 2>&1"
 
 
 def figures(names, category):

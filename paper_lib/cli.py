@@ -369,9 +369,29 @@ def cmd_score(args) -> int:
         tables.append(pd.read_csv(path, keep_default_na=False, na_values=[""]))
     summary = summarise(pd.concat(tables, ignore_index=True), preset.classes)
     _write_summary(summary, args.out, args.confusion, "recall.csv")
+    if args.plot:
+        _plot_curves(summary.accuracy, Path(args.out).parent)
     print(summary.accuracy.pivot_table(index=["defect", "level"], columns="method", values="accuracy")
           .to_string(float_format=lambda x: f"{x:.1f}"))
     return 0
+
+
+def _plot_curves(accuracy, out_dir: Path) -> None:
+    """accuracy_vs_vacancies and accuracy_vs_displacements (PNG and PDF) in ``out_dir``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_path
+    from .plotting import accuracy_curves
+
+    for defect, xlabel in (("vacancies", "vacancies η (%)"), ("displacements", "displacements δ (%)")):
+        fig = accuracy_curves(accuracy, defect, xlabel)
+        for suffix, dpi in ((".png", 200), (".pdf", None)):
+            with atomic_path(out_dir / f"accuracy_vs_{defect}{suffix}") as tmp:
+                fig.savefig(tmp, dpi=dpi, format=suffix[1:])
+        plt.close(fig)
 
 
 def cmd_classify(args) -> int:
@@ -567,6 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="preset (classes)")
     p.add_argument("--out", required=True, help="accuracy CSV to write (method, defect, level, n, accuracy)")
     p.add_argument("--confusion", action="store_true", help="also write confusion matrices (CSV)")
+    p.add_argument("--plot", action="store_true",
+                   help="also draw accuracy against vacancies and displacements (PNG, PDF) beside --out")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("real-crystals", help="the model on ASE's dcdft crystals with the preset's defects")

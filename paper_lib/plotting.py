@@ -70,8 +70,8 @@ def fingerprint_gallery(fingerprints, titles, columns: int = 7, gamma: float = 0
 def accuracy_curves(table, defect: str, xlabel: str):
     """Accuracy (%) against defect level for every method in an ``accuracy.csv`` table.
 
-    Each curve starts at its method's pristine accuracy (level 0); the CNN is drawn solid, the
-    baselines dashed; a level evaluated on fewer structures shows its ``n`` in the legend.
+    Each curve starts at its method's pristine accuracy (level 0); the networks are drawn solid (the
+    paper's CNN in black), the baselines dashed; a level evaluated on fewer structures shows its ``n`` in the legend.
     """
     import matplotlib.pyplot as plt
 
@@ -82,7 +82,12 @@ def accuracy_curves(table, defect: str, xlabel: str):
             continue
         n = rows.loc[rows["defect"] == defect, "n"]
         label = method if method == "cnn" else f"{method} (n≈{int(n.median())}/level)"
-        style = dict(lw=2.2, color="k", zorder=3) if method == "cnn" else dict(lw=1.2, ls="--")
+        if method == "cnn":
+            style = dict(lw=2.2, color="k", zorder=3)
+        elif method.startswith("cnn"):                    # other networks: solid, in colour
+            style = dict(lw=1.6)
+        else:                                             # the symmetry finders: dashed
+            style = dict(lw=1.2, ls="--")
         ax.plot(rows["level"], rows["accuracy"], marker="o", ms=3.5, label=label, **style)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy (%)")

@@ -125,8 +125,10 @@ def test_baselines_and_score_commands(tmp_path, tiny_preset_dict):
     assert (pristine.loc[pristine["method"] == "spglib_1e-3", "predicted"]
             == pristine.loc[pristine["method"] == "spglib_1e-3", "label"]).all()
     accuracy = tmp_path / "accuracy.csv"
-    done = run("score", out, "--config", preset, "--out", accuracy, "--confusion")
+    done = run("score", out, "--config", preset, "--out", accuracy, "--confusion", "--plot")
     assert done.returncode == 0, done.stderr
+    for name in ("accuracy_vs_vacancies.png", "accuracy_vs_displacements.pdf"):
+        assert (tmp_path / name).stat().st_size > 5000
     scored = pd.read_csv(accuracy)
     assert list(scored.columns) == ["method", "defect", "level", "n", "accuracy"]
     assert scored.query("method == 'spglib_1e-3' and defect == 'pristine'")["accuracy"].item() == 100.0
