@@ -383,14 +383,11 @@ def _plot_curves(accuracy, out_dir: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
-    from .plotting import accuracy_curves
+    from .plotting import accuracy_curves, save_figure
 
     for defect, xlabel in (("vacancies", "vacancies η (%)"), ("displacements", "displacements δ (%)")):
         fig = accuracy_curves(accuracy, defect, xlabel)
-        for suffix, dpi in ((".png", 200), (".pdf", None)):
-            with atomic_path(out_dir / f"accuracy_vs_{defect}{suffix}") as tmp:
-                fig.savefig(tmp, dpi=dpi, format=suffix[1:])
+        save_figure(fig, out_dir, f"accuracy_vs_{defect}")
         plt.close(fig)
 
 

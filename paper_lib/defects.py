@@ -55,6 +55,14 @@ def apply(kind: str, level: float, atoms: Atoms, rng: np.random.Generator,
     raise ValueError(f"unknown defect kind {kind!r}; known: {', '.join(KINDS)}")
 
 
+def supercell_nn_distance(atoms: Atoms) -> float:
+    """Mean nearest-neighbour distance (Angstrom) of a cluster read as the periodic supercell it was
+    cut from (no surface atoms): the length the displacement levels refer to."""
+    crystal = atoms.copy()
+    crystal.pbc = True
+    return mean_nn_distance(crystal)
+
+
 def variant_plan(preset) -> dict[tuple[str, float], np.ndarray]:
     """For each (kind, level) of a preset, the sorted pristine indices that receive it.
 
@@ -74,9 +82,7 @@ def variant_plan(preset) -> dict[tuple[str, float], np.ndarray]:
 
 def variants_of(preset, plan, sid: int, atoms: Atoms):
     """Yield ``(kind, level, defective_atoms)`` for pristine structure ``sid`` (seeded per variant)."""
-    crystal = atoms.copy()
-    crystal.pbc = True          # the pristine supercell as a crystal: no surface atoms
-    nn_distance = mean_nn_distance(crystal)
+    nn_distance = supercell_nn_distance(atoms)
     for kind_index, kind in enumerate(KINDS):
         levels = preset.vacancies if kind == "vacancies" else preset.displacements
         for level_index, level in enumerate(levels):
@@ -99,9 +105,7 @@ def augmented_copies(atoms: Atoms, sid: int, seed: int, copies: int = AUGMENTATI
         raise ValueError(f"augmentation needs at least one copy, got {copies}")
     if not 0 < max_displacement < 100:
         raise ValueError(f"the largest augmentation displacement must be in (0, 100) %, got {max_displacement}")
-    crystal = atoms.copy()
-    crystal.pbc = True
-    nn_distance = mean_nn_distance(crystal)
+    nn_distance = supercell_nn_distance(atoms)
     for copy in range(copies):
         rng = np.random.default_rng([seed, 99, sid, copy])
         level = float(rng.uniform(0.0, max_displacement))

@@ -42,12 +42,15 @@ def repository_root(start: str | Path = ".") -> Path:
 
 
 def save_figure(fig, folder: str | Path, name: str) -> list[Path]:
-    """Save a matplotlib figure as ``name.png`` (150 dpi) and ``name.pdf`` in ``folder``."""
+    """Save a matplotlib figure as ``name.png`` (150 dpi) and ``name.pdf`` in ``folder``, each
+    written under a temporary name and renamed when complete."""
+    from .io import atomic_path
+
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    for path, dpi in zip(paths, (150, None)):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix[1:])
     return paths
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,12 +165,20 @@ class Explorer:
         table = self.index.table
         return np.unique(table.loc[table["label"] == self.cls.value, "sid"])
 
+    @contextmanager
+    def _quiet(self):
+        """Change several controls without their handlers redrawing in between."""
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
+
     def _on_class(self, _=None):
         sids = self._sids()
-        self._busy = True
-        self.structure.max = max(len(sids) - 1, 0)
-        self.structure.value = 0
-        self._busy = False
+        with self._quiet():
+            self.structure.max = max(len(sids) - 1, 0)
+            self.structure.value = 0
         self._on_structure()
 
     def _on_structure(self, _=None):
@@ -179,11 +188,10 @@ class Explorer:
         sid = self._sids()[self.structure.value]
         kinds = [k for k in ("pristine", "vacancies", "displacements")
                  if ((table["sid"] == sid) & (table["defect"] == k)).any()]
-        self._busy = True
         keep = self.defect.value if self.defect.value in kinds else kinds[0]
-        self.defect.options = kinds
-        self.defect.value = keep
-        self._busy = False
+        with self._quiet():
+            self.defect.options = kinds
+            self.defect.value = keep
         self._on_defect()
 
     def _on_defect(self, _=None):
@@ -192,11 +200,10 @@ class Explorer:
         table = self.index.table
         sid = self._sids()[self.structure.value]
         levels = sorted(table.loc[(table["sid"] == sid) & (table["defect"] == self.defect.value), "level"])
-        self._busy = True
         keep = self.level.value if self.level.value in levels else levels[0]
-        self.level.options = [float(v) for v in levels]
-        self.level.value = float(keep)
-        self._busy = False
+        with self._quiet():
+            self.level.options = [float(v) for v in levels]
+            self.level.value = float(keep)
         self._show()
 
     def _on_layer(self, _=None):
@@ -205,10 +212,9 @@ class Explorer:
         else:
             self._maps = response_maps(self.model, self._fingerprint, self.layer.value, self.top_k)
             options = [LAYER_SUM] + [f"filter {f}" for f in self._maps.filters]
-        self._busy = True
-        self.filter.options = options
-        self.filter.value = options[0]
-        self._busy = False
+        with self._quiet():
+            self.filter.options = options
+            self.filter.value = options[0]
         self._draw_map()
 
     # -- drawing -----------------------------------------------------------------------------

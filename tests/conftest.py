@@ -31,6 +31,27 @@ def tiny_preset() -> dict:
     }
 
 
+def tiny_results(folder) -> "Path":
+    """Structures and fingerprints of :func:`tiny_preset` in ``folder/results/tiny`` (the layout the
+    explorer reads); returns that folder. The model is the shipped one."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    results = Path(folder) / "results" / "tiny"
+    (results / "fingerprints").mkdir(parents=True)
+    preset = Path(folder) / "tiny.yaml"
+    preset.write_text(yaml.safe_dump(tiny_preset()))
+    cli = [sys.executable, "-m", "paper_lib"]
+    subprocess.run([*cli, "structures", "--config", preset, "--out", results / "structures.db"], check=True,
+                   capture_output=True)
+    subprocess.run([*cli, "fingerprints", "--db", results / "structures.db", "--out",
+                    results / "fingerprints" / "shard-000.h5", "--processes", "2"], check=True, capture_output=True)
+    return results
+
+
 @pytest.fixture
 def tiny_preset_dict():
     """:func:`tiny_preset` as a fixture (a fresh dict per test)."""

@@ -10,8 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import tiny_preset
+from conftest import tiny_results
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -38,26 +37,11 @@ def explorer_folder(tmp_path_factory):
     """A folder with tiny results (structures, fingerprints; the shipped model) and the explorer
     notebook with its parameters pointing there."""
     folder = tmp_path_factory.mktemp("explorer")
-    results = folder / "results" / "tiny"
-    (results / "fingerprints").mkdir(parents=True)
-    preset = folder / "tiny.yaml"
-    preset.write_text(yaml.safe_dump(tiny_preset()))
-    cli = [sys.executable, "-m", "paper_lib"]
-    subprocess.run([*cli, "structures", "--config", preset, "--out", results / "structures.db"], check=True,
-                   capture_output=True)
-    subprocess.run([*cli, "fingerprints", "--db", results / "structures.db", "--out",
-                    results / "fingerprints" / "shard-000.h5", "--processes", "2"], check=True, capture_output=True)
+    results = tiny_results(folder)
     subprocess.run([sys.executable, "-m", "papermill", "--prepare-only", "-k", "python3",
                     ROOT / "notebooks" / "04_explorer.ipynb", folder / "explorer.ipynb",
                     "-p", "preset", "tiny", "-p", "results", str(results)], check=True, capture_output=True)
     return folder
-
-
-@pytest.fixture(scope="module")
-def tiny_preset_dict_module():
-    from conftest import tiny_preset_dict
-
-    return tiny_preset_dict.__wrapped__()
 
 
 def serve(command, folder, url_ok):
@@ -95,6 +79,15 @@ def launch(playwright):
         executable_path=CHROMIUM, headless=True,
         args=["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader",
               "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+
+
+def open_page(p):
+    """Chromium with one page; returns the browser, the page and the list its console messages go to."""
+    browser = launch(p)
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    console = []
+    page.on("console", lambda m: console.append(m.text))
+    return browser, page, console
 
 
 def check_explorer(page, console, name):
@@ -147,10 +140,7 @@ def test_explorer_in_jupyterlab(explorer_folder):
                 explorer_folder, f"http://127.0.0.1:{port}/api/status?token={token}")
     try:
         with sync_api.sync_playwright() as p:
-            browser = launch(p)
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            console = []
-            page.on("console", lambda m: console.append(m.text))
+            browser, page, console = open_page(p)
             page.goto(f"http://127.0.0.1:{port}/lab/tree/explorer.ipynb?token={token}")
             page.locator(".jp-Notebook").wait_for(timeout=120_000)
             page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
@@ -170,10 +160,7 @@ def test_explorer_in_voila(explorer_folder):
                    "--Voila.ip=127.0.0.1"], explorer_folder, f"http://127.0.0.1:{port}/")
     try:
         with sync_api.sync_playwright() as p:
-            browser = launch(p)
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            console = []
-            page.on("console", lambda m: console.append(m.text))
+            browser, page, console = open_page(p)
             page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)
             check_explorer(page, console, "voila")
             browser.close()

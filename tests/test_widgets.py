@@ -1,9 +1,5 @@
 """The explorer's logic without a browser: every control changes what is shown."""
-import subprocess
-import sys
-
 import pytest
-import yaml
 
 pytest.importorskip("ipywidgets")
 pytest.importorskip("nglview")
@@ -11,18 +7,9 @@ pytest.importorskip("nglview")
 
 @pytest.fixture(scope="module")
 def tiny_results(tmp_path_factory):
-    from conftest import tiny_preset
+    from conftest import tiny_results as make
 
-    folder = tmp_path_factory.mktemp("explore")
-    results = folder / "results" / "tiny"
-    (results / "fingerprints").mkdir(parents=True)
-    preset = folder / "tiny.yaml"
-    preset.write_text(yaml.safe_dump(tiny_preset()))
-    cli = [sys.executable, "-m", "paper_lib"]
-    subprocess.run([*cli, "structures", "--config", preset, "--out", results / "structures.db"], check=True)
-    subprocess.run([*cli, "fingerprints", "--db", results / "structures.db", "--out",
-                    results / "fingerprints" / "shard-000.h5"], check=True)
-    return results
+    return make(tmp_path_factory.mktemp("explore"))
 
 
 def test_every_control_changes_the_view(tiny_results):
