@@ -28,6 +28,8 @@ class ConfigError(ValueError):
 class Preset:
     """A validated preset. Percentages (``displacements``, ``vacancies``) are in %.
 
+    ``preprocessing``: how structures become the clusters fingerprints see
+    (:data:`paper_lib.preprocessing.METHODS`; ``paper2018`` when the preset does not say).
     ``baseline_sample``: how many pristine structures (a class-stratified, seeded sample) the
     symmetry-finder baselines see, each with all its defective variants; None = all of them.
     """
@@ -43,6 +45,7 @@ class Preset:
     fraction_of_pristine: float
     shards: int
     baseline_sample: int | None = None
+    preprocessing: str = "paper2018"
     source: str = "<dict>"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -68,7 +71,12 @@ _SCHEMA: dict[str, Any] = {
     "defects": {"displacements": list, "vacancies": list, "fraction_of_pristine": (int, float)},
     "shards": int,
     "baselines": {"pristine_sample": (int, type(None))},
+    "preprocessing": str,
 }
+
+
+#: keys a preset may leave out, with the value they then take
+_OPTIONAL = {"preprocessing": "paper2018"}
 
 
 def _check_keys(section: dict, schema: dict, where: str, source: str) -> None:
@@ -82,6 +90,8 @@ def _check_keys(section: dict, schema: dict, where: str, source: str) -> None:
             raise ConfigError(f"{source}: unknown key '{name}'{hint}; allowed: {', '.join(schema)}")
     for key, kind in schema.items():
         name = f"{where}.{key}" if where else key
+        if key not in section and not where and key in _OPTIONAL:
+            continue
         if key not in section:
             raise ConfigError(f"{source}: missing key '{name}'")
         value = section[key]
@@ -152,6 +162,11 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
     sample = raw["baselines"]["pristine_sample"]
     if sample is not None and (isinstance(sample, bool) or sample < 1):
         raise ConfigError(f"{source}: 'baselines.pristine_sample' must be a count >= 1 or null (all), got {sample!r}")
+    from .preprocessing import METHODS
+
+    preprocessing = raw.get("preprocessing", _OPTIONAL["preprocessing"])
+    if preprocessing not in METHODS:
+        raise ConfigError(f"{source}: 'preprocessing' must be one of {', '.join(METHODS)}, got {preprocessing!r}")
     if raw["seed"] < 0:
         raise ConfigError(f"{source}: 'seed' must be >= 0, got {raw['seed']}")
     return Preset(
@@ -166,6 +181,7 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
         fraction_of_pristine=float(fraction),
         shards=raw["shards"],
         baseline_sample=sample,
+        preprocessing=preprocessing,
         source=source,
         raw=raw,
     )

@@ -63,6 +63,13 @@ def supercell_nn_distance(atoms: Atoms) -> float:
     return mean_nn_distance(crystal)
 
 
+def dataset_nn_distance(atoms: Atoms, preprocessing: str) -> float:
+    """The nearest-neighbour distance (Angstrom) displacement levels refer to, for a pristine
+    structure of the dataset: the supercell's (``paper2018``) or 1 (``crystal_frame`` clusters are
+    scaled so that their average crystal's nearest-neighbour distance is 1 Angstrom)."""
+    return 1.0 if preprocessing == "crystal_frame" else supercell_nn_distance(atoms)
+
+
 def variant_plan(preset) -> dict[tuple[str, float], np.ndarray]:
     """For each (kind, level) of a preset, the sorted pristine indices that receive it.
 
@@ -82,7 +89,7 @@ def variant_plan(preset) -> dict[tuple[str, float], np.ndarray]:
 
 def variants_of(preset, plan, sid: int, atoms: Atoms):
     """Yield ``(kind, level, defective_atoms)`` for pristine structure ``sid`` (seeded per variant)."""
-    nn_distance = supercell_nn_distance(atoms)
+    nn_distance = dataset_nn_distance(atoms, preset.preprocessing)
     for kind_index, kind in enumerate(KINDS):
         levels = preset.vacancies if kind == "vacancies" else preset.displacements
         for level_index, level in enumerate(levels):
@@ -94,7 +101,8 @@ def variants_of(preset, plan, sid: int, atoms: Atoms):
 
 
 def augmented_copies(atoms: Atoms, sid: int, seed: int, copies: int = AUGMENTATION["copies"],
-                     max_displacement: float = AUGMENTATION["max_displacement"]):
+                     max_displacement: float = AUGMENTATION["max_displacement"],
+                     preprocessing: str = "paper2018"):
     """Yield ``(level, displaced_atoms)``: ``copies`` training copies of pristine structure ``sid``.
 
     Each copy's level (%) is drawn uniformly from [0, ``max_displacement``]; the noise follows
@@ -105,7 +113,7 @@ def augmented_copies(atoms: Atoms, sid: int, seed: int, copies: int = AUGMENTATI
         raise ValueError(f"augmentation needs at least one copy, got {copies}")
     if not 0 < max_displacement < 100:
         raise ValueError(f"the largest augmentation displacement must be in (0, 100) %, got {max_displacement}")
-    nn_distance = supercell_nn_distance(atoms)
+    nn_distance = dataset_nn_distance(atoms, preprocessing)
     for copy in range(copies):
         rng = np.random.default_rng([seed, 99, sid, copy])
         level = float(rng.uniform(0.0, max_displacement))

@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .structures import StructureError, check_atoms, finite_cluster, scale_to_unit_nn
+from .preprocessing import DEFAULT as PREPROCESSING
+from .preprocessing import prepare
+from .structures import StructureError
 
 WAVELENGTH = 5.0e-12        #: m, incident plane wave
 DETECTOR_DISTANCE = 0.1     #: m, sample to detector
@@ -263,21 +265,11 @@ def rotation_matrix(axis: str, angle_deg: float) -> np.ndarray:
             "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])}[axis]
 
 
-def prepare_cluster(atoms: Atoms, target_atoms: int | None = TARGET_ATOMS, name: str = "structure") -> Atoms:
-    """The finite cluster a fingerprint is computed from, scaled to neighbour distance 1 Angstrom.
-
-    A periodic structure (``pbc`` all true) goes through the dataset's pre-processing
-    (conventional cell, replication toward ``target_atoms``); a non-periodic one is taken as the
-    cluster itself. ``target_atoms=None`` takes any structure as given.
-    """
-    periodic = bool(atoms.pbc.all()) and target_atoms is not None
-    check_atoms(atoms, name, min_atoms=1 if periodic else 2)   # one atom per cell is a crystal
-    try:
-        cluster = finite_cluster(atoms, target_atoms) if periodic else atoms.copy()
-        cluster.pbc = False
-        return scale_to_unit_nn(cluster)
-    except StructureError as exc:
-        raise StructureError(f"{name}: {exc}") from None
+def prepare_cluster(atoms: Atoms, target_atoms: int | None = TARGET_ATOMS, name: str = "structure",
+                    preprocessing: str = PREPROCESSING) -> Atoms:
+    """The finite cluster a fingerprint is computed from, scaled to neighbour distance 1 Angstrom,
+    by the pre-processing method named (see :mod:`paper_lib.preprocessing`)."""
+    return prepare(atoms, preprocessing, target_atoms, name)
 
 
 def _rotations(angle_deg: float) -> np.ndarray:
@@ -285,7 +277,8 @@ def _rotations(angle_deg: float) -> np.ndarray:
     return np.stack([rotation_matrix(axis, sign * angle_deg) for axis in "xyz" for sign in (+1, -1)])
 
 
-def _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg, target_atoms, name):
+def _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg, target_atoms, name,
+                        preprocessing=PREPROCESSING):
     """Checked inputs of the sum: scaled positions (Angstrom), shifted Z, kept-pixel mask."""
     if angle_deg is None or not np.isfinite(angle_deg):
         raise ValueError(f"{name}: angle_deg must be a finite number of degrees, got {angle_deg}")
@@ -294,7 +287,7 @@ def _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg,
     keep = pixel_mask(mask_inner_px, mask_outer_px)
     if not keep.any():
         raise ValueError(f"{name}: the masks leave no pixel of the detector")
-    cluster = prepare_cluster(atoms, target_atoms, name)
+    cluster = prepare_cluster(atoms, target_atoms, name, preprocessing)
     shifted = cluster.numbers + z_shift
     if shifted.max() > max_form_factor_z() or shifted.min() < 1:
         z = int(cluster.numbers[np.argmax((shifted > max_form_factor_z()) | (shifted < 1))])
@@ -316,7 +309,7 @@ def _normalise(channels: np.ndarray, name: str) -> np.ndarray:
 def fingerprint(atoms: Atoms, *, mask_inner_px: float | None = MASK_INNER_PX,
                 mask_outer_px: float | None = None, z_shift: int = Z_SHIFT,
                 angle_deg: float = ANGLE_DEG, target_atoms: int | None = TARGET_ATOMS,
-                dtype=np.float32, name: str = "structure") -> np.ndarray:
+                dtype=np.float32, name: str = "structure", preprocessing: str = PREPROCESSING) -> np.ndarray:
     """The (64, 64, 3) float32 diffraction fingerprint of ``atoms`` (METHOD.md section 2).
 
     The cluster (see :func:`prepare_cluster`) is scaled to a mean nearest-neighbour distance of
@@ -325,10 +318,11 @@ def fingerprint(atoms: Atoms, *, mask_inner_px: float | None = MASK_INNER_PX,
     ``mask_inner_px`` or beyond ``mask_outer_px`` pixels of the centre are zeroed in each pattern
     (the reference code's variant: ``mask_inner_px=10, mask_outer_px=30``), then the stack is
     min-max normalised to [0, 1] as a whole. ``dtype`` is the precision of the sum (float32 or
-    float64). ``name`` labels error messages.
+    float64). ``name`` labels error messages. ``preprocessing``: ``crystal_frame`` (default: the
+    crystal's own frame and length scale, whatever its cell) or ``paper2018`` (the paper's).
     """
     positions, numbers, keep = _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift,
-                                                   angle_deg, target_atoms, name)
+                                                   angle_deg, target_atoms, name, preprocessing)
     channels = np.zeros((3, N_PIXELS * N_PIXELS), dtype=np.float64)
     for i, rotation in enumerate(_rotations(angle_deg)):
         channels[i // 2] += _pattern(positions @ rotation.T, numbers, keep, dtype)
@@ -476,13 +470,14 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
 
 def _fingerprints_tensorflow(structures, names, batch_size, *, mask_inner_px=MASK_INNER_PX,
                              mask_outer_px=None, z_shift=Z_SHIFT, angle_deg=ANGLE_DEG,
-                             target_atoms=TARGET_ATOMS, dtype=np.float32) -> BatchResult:
+                             target_atoms=TARGET_ATOMS, dtype=np.float32,
+                             preprocessing=PREPROCESSING) -> BatchResult:
     """The batch through :func:`_tensorflow_channels`; preparation and normalisation as on the CPU."""
     inputs, ok, failed = [], [], []
     for i, atoms in enumerate(structures):
         try:
             inputs.append(_fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg,
-                                              target_atoms, names[i]))
+                                              target_atoms, names[i], preprocessing))
             ok.append(i)
         except (StructureError, ValueError) as exc:
             failed.append((i, str(exc)))

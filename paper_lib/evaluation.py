@@ -117,8 +117,9 @@ def dcdft_crystals(classes=None) -> list[tuple[str, object, str]]:
 def real_crystal_predictions(model, displacements, vacancies, copies: int = 5, seed: int = 0,
                              processes: int = 1, classes=None):
     """Predictions of ``model`` (a LoadedModel) for ASE's dcdft crystals, pristine and with the
-    dataset's defects: each crystal goes through the dataset's pre-processing (random rotation,
-    conventional cell, ~250-atom supercell, unit nearest-neighbour distance), then ``copies``
+    dataset's defects: each crystal goes through the dataset's pre-processing of the model's
+    ``preprocessing`` (``paper2018``: random rotation, conventional cell, ~250-atom supercell;
+    ``crystal_frame``: a larger aligned sphere; both at unit nearest-neighbour distance), then ``copies``
     random realisations of every displacement level (% of d_nn, Gaussian per component) and
     vacancy level (% of atoms removed) are made and classified as finite clusters.
 
@@ -128,10 +129,12 @@ def real_crystal_predictions(model, displacements, vacancies, copies: int = 5, s
     from .defects import apply
     from .diffraction import fingerprints
     from .model import predict
+    from .preprocessing import training_cluster
     from .structures import finite_cluster
 
     crystals = dcdft_crystals(classes or model.classes)
     target = model.fingerprint.get("target_atoms", 250)
+    robust = model.fingerprint.get("preprocessing") == "crystal_frame"
     params = {k: v for k, v in model.fingerprint.items() if k != "target_atoms"}
     items, keys = [], []
     for sid, (name, atoms, label) in enumerate(crystals):
@@ -140,10 +143,15 @@ def real_crystal_predictions(model, displacements, vacancies, copies: int = 5, s
             + [("vacancies", float(v)) for v in vacancies]
         for defect, level in plan:
             for _ in range(1 if defect == "pristine" else copies):
-                cluster = finite_cluster(atoms, target, rng)
-                items.append(cluster if defect == "pristine" else apply(defect, level, cluster, rng))
+                if robust:   # a larger aligned sphere, unit nearest-neighbour distance (the dataset's)
+                    cluster = training_cluster(atoms, target, rng)
+                else:
+                    cluster = finite_cluster(atoms, target, rng)
+                items.append(cluster if defect == "pristine" else
+                             apply(defect, level, cluster, rng, 1.0 if robust else None))
                 keys.append({"sid": sid, "structure": name, "label": label, "defect": defect, "level": level})
-    batch = fingerprints(items, processes=processes, target_atoms=None, progress=False, **params)
+    batch = fingerprints(items, processes=processes, target_atoms=target if robust else None,
+                         progress=False, **params)
     probabilities = np.full((len(items), len(model.classes)), np.nan, dtype=np.float32)
     if len(batch.ok):
         probabilities[batch.ok] = predict(model, batch.fingerprints)

@@ -328,14 +328,17 @@ def prototype_for(label: str, rng: np.random.Generator) -> Prototype:
 
 
 def pristine_structure(label: str, elements: tuple[int, ...], target_atoms: int,
-                       rng: np.random.Generator, max_tries: int = 50) -> tuple[Atoms, dict]:
+                       rng: np.random.Generator, max_tries: int = 50,
+                       preprocessing: str = "paper2018") -> tuple[Atoms, dict]:
     """One pristine, pre-processed structure of class ``label`` and its record.
 
     The element and the free parameters are drawn from ``rng``; the conventional cell must show the
     prototype's space group at every tolerance of :data:`CHECK_SYMPRECS`, otherwise it is drawn
     again (at most ``max_tries`` times). Returns the scaled supercell and a dict with ``label``,
     ``label8``, ``spacegroup``, ``element``, ``prototype``, the free parameters and ``nn_distance``
-    (the nearest-neighbour distance in Angstrom before scaling).
+    (the nearest-neighbour distance in Angstrom before scaling). ``preprocessing``: ``paper2018``
+    (the paper's supercell) or ``crystal_frame`` (a larger aligned sphere, see
+    :func:`paper_lib.preprocessing.training_cluster`).
     """
     for _ in range(max_tries):
         proto = prototype_for(label, rng)
@@ -348,7 +351,12 @@ def pristine_structure(label: str, elements: tuple[int, ...], target_atoms: int,
     else:
         raise RuntimeError(f"no structure of class {label} passed the spglib check in {max_tries} tries")
     nn_before = mean_nn_distance(cell)
-    cluster = finite_cluster(cell, target_atoms, rng)
+    if preprocessing == "paper2018":
+        cluster = finite_cluster(cell, target_atoms, rng)
+    else:
+        from .preprocessing import training_cluster
+
+        cluster = training_cluster(cell, target_atoms, rng)
     record = {"label": merged_label(proto.label8), "label8": proto.label8,
               "spacegroup": proto.spacegroup, "element": symbol, "prototype": proto.name,
               "nn_distance": nn_before, **params}
@@ -373,7 +381,8 @@ def structure_rng(seed: int, sid: int) -> np.random.Generator:
 def pristine_of(preset, sid: int) -> tuple[Atoms, dict]:
     """Pristine structure ``sid`` of a preset and its record, from its own random stream."""
     atoms, record = pristine_structure(structure_label(preset.counts, sid), preset.elements,
-                                       preset.target_atoms, structure_rng(preset.seed, sid))
+                                       preset.target_atoms, structure_rng(preset.seed, sid),
+                                       preprocessing=preset.preprocessing)
     if preset.split_hex_rh:
         record["label"] = record["label8"]
     return atoms, record

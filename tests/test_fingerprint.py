@@ -60,13 +60,14 @@ def test_size_invariance_128_vs_256_atoms():
             tuple(p) for p in np.argwhere(fp256[..., c] > 0.9 * fp256[..., c].max())]
 
 
-def test_periodic_input_goes_through_preprocessing():
-    """A periodic primitive cell becomes the ~250-atom cluster: same fingerprint in any orientation."""
+def test_periodic_input_goes_through_the_papers_preprocessing():
+    """paper2018: a periodic primitive cell becomes the ~250-atom conventional supercell, in any
+    orientation."""
     primitive = bulk("Cu", "fcc", a=3.6)
     rotated = primitive.copy()
     rotated.rotate(37, "x", rotate_cell=True)
     rotated.rotate(-71, "z", rotate_cell=True)
-    a, b = fingerprint(primitive), fingerprint(rotated)
+    a, b = fingerprint(primitive, preprocessing="paper2018"), fingerprint(rotated, preprocessing="paper2018")
     assert np.allclose(a, b, atol=1e-4)
     assert np.allclose(a, fingerprint(fcc_cluster(), target_atoms=None), atol=1e-4)
 

@@ -1,0 +1,505 @@
+"""Pre-processing: from a structure as it was written down to the finite cluster a fingerprint sees.
+
+Two named methods, chosen by the ``preprocessing`` fingerprint parameter:
+
+``paper2018``
+    The paper's: a periodic structure is brought to its standard conventional cell by spglib
+    (symprec 1e-3 Angstrom), replicated toward ``target_atoms`` along its shortest extent, and scaled
+    so that the mean nearest-neighbour distance is 1 Angstrom; a non-periodic structure is taken as
+    it is. It depends on how the crystal was written down: a primitive-cell supercell with thermal
+    noise keeps its own cell and frame, a rotated cluster is never aligned, and defects move the
+    mean nearest-neighbour distance. It is kept so that the paper's figures stay the paper's.
+
+``crystal_frame`` (the default for users)
+    Everything is taken from the crystal itself, never from its cell:
+
+    1. **a bounded piece**: a Cartesian sphere of about :data:`PIECE_ATOMS` atoms around the
+       centre of the structure (periodic images included), so that a 10^5-atom cell costs no more
+       than a 250-atom one;
+    2. **its lattice**: the difference vectors between neighbouring atoms cluster around the
+       lattice's translations and the vectors within the basis; a translation is a cluster that
+       almost every atom takes part in (vectors within a basis of m sites are shared by about 1/m
+       of them). The three that span the smallest cell form a primitive basis, refined by least
+       squares over every pair of atoms it relates;
+    3. **its frame**: spglib's standard orientation of that lattice alone (one point per cell, a
+       three-vector problem whatever the size of the input), which for the seven classes is the
+       orientation of their conventional cell;
+    4. **its length scale**: the nearest-neighbour distance of the *average* crystal (lattice plus
+       the mean positions of its basis sites). Thermal noise and vacancies move atoms but not the
+       average crystal, so they do not move the rings of the pattern;
+    5. **the cluster**: the atoms within a sphere that holds ``target_atoms`` atoms of the
+       average crystal, in that frame, scaled to unit nearest-neighbour distance (Angstrom).
+       The cell's shape never enters.
+
+Lengths are in Angstrom, angles in degrees.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from ase import Atoms
+from scipy.spatial import cKDTree
+
+from .structures import StructureError, check_atoms, finite_cluster, scale_to_unit_nn
+
+#: the pre-processing methods, by name
+METHODS = ("paper2018", "crystal_frame")
+
+#: what users get unless they ask otherwise
+DEFAULT = "crystal_frame"
+
+#: atoms in the bounded piece the lattice is found on
+PIECE_ATOMS = 600
+
+#: atoms nearest the centre of the piece whose neighbour vectors are searched for translations
+CENTRAL_ATOMS = 48
+
+#: neighbour vectors up to this many nearest-neighbour distances are searched for translations
+#: (the longest primitive translation among the seven classes' prototypes is 2.5 d_nn, in alpha-Sm)
+SEARCH_RADIUS = 3.3
+
+#: bin width of the neighbour-vector histogram, in nearest-neighbour distances
+HISTOGRAM_BIN = 0.1
+
+#: a cluster of neighbour vectors is a translation when at least this share of atoms (corrected for
+#: the piece's surface) takes part in it, relative to the best-populated cluster
+TRANSLATION_SHARE = 0.72
+
+#: the frame search is tried with its tolerances (capture radius of a translation, integer test
+#: of a basis, site radius) scaled by each of these in turn: the first for thermal noise up to about
+#: 8 % of the neighbour distance, the second for noisier structures
+TOLERANCES = (1.0, 1.6)
+
+#: spglib's tolerance on the refined lattice, in nearest-neighbour distances
+LATTICE_SYMPREC = 0.04
+
+#: at most this many images of a periodic cell are built (guards against nearly flat cells)
+MAX_IMAGES = 5_000_000
+
+
+class NoCrystalFrame(StructureError):
+    """No lattice could be found in a structure (amorphous, liquid, too small or too distorted)."""
+
+
+# --------------------------------------------------------------------------------------------
+# 1. A bounded piece
+# --------------------------------------------------------------------------------------------
+
+def _sphere_from_periodic(atoms: Atoms, n_atoms: int, radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and numbers of the atoms (images included) within a sphere around the cell centre
+    that holds about ``n_atoms`` atoms at the cell's density (or of ``radius`` Angstrom)."""
+    cell = atoms.cell.array
+    volume = abs(np.linalg.det(cell))
+    if not volume > 1e-9:
+        raise StructureError("the periodic cell has no volume")
+    if radius is None:
+        radius = (3 * n_atoms * volume / (4 * math.pi * len(atoms))) ** (1 / 3)
+    spacings = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    reach = np.ceil(radius / spacings + 0.5).astype(int)
+    n_images = len(atoms) * int(np.prod(2 * reach + 1))
+    if n_images > MAX_IMAGES:
+        raise StructureError(f"the cell is nearly flat or its atoms nearly coincide: a sphere of "
+                             f"{radius:.3g} Angstrom needs {n_images:.3g} periodic images")
+    centre = 0.5 * cell.sum(axis=0)
+    frac = np.linalg.solve(cell.T, (atoms.positions - centre).T).T
+    frac -= np.round(frac)
+    wrapped = frac @ cell
+    positions, numbers = [], []
+    for shift in itertools.product(*(range(-k, k + 1) for k in reach)):
+        moved = wrapped + np.asarray(shift) @ cell
+        inside = np.einsum("ij,ij->i", moved, moved) <= radius * radius
+        positions.append(moved[inside])
+        numbers.append(atoms.numbers[inside])
+    return np.concatenate(positions), np.concatenate(numbers)
+
+
+def _sphere_from_cluster(positions: np.ndarray, n_atoms: int) -> np.ndarray:
+    """Indices of the ``n_atoms`` atoms nearest the centroid of a finite cluster (all if fewer)."""
+    if len(positions) <= n_atoms:
+        return np.arange(len(positions))
+    d2 = np.einsum("ij,ij->i", positions - positions.mean(axis=0), positions - positions.mean(axis=0))
+    return np.argpartition(d2, n_atoms)[:n_atoms]
+
+
+# --------------------------------------------------------------------------------------------
+# 2. The lattice
+# --------------------------------------------------------------------------------------------
+
+def _overlap(distance: np.ndarray, radius: float) -> np.ndarray:
+    """Share of a sphere of ``radius`` that overlaps its copy shifted by ``distance``."""
+    x = np.clip(np.asarray(distance) / radius, 0, 2)
+    return 1 - 0.75 * x + x**3 / 16
+
+
+def _translation_candidates(positions: np.ndarray, scale: float, tolerance: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate translations (K, 3) in Angstrom and the share of atoms that repeat along each.
+
+    Every neighbour of the two most central atoms within :data:`SEARCH_RADIUS` neighbour distances
+    is a candidate v (folded into a half-space: v and -v are the same translation). For the
+    :data:`CENTRAL_ATOMS` atoms nearest the centre, r + v and r - v are looked up: an atom within
+    0.3 ``tolerance`` neighbour distances is a hit, one within 1.2 says that the point lies inside the structure.
+    The share is hits / inside (vacancies lower it for every candidate alike; a vector within a
+    basis of m sites has about 1/m of a translation's), and v moves to the mean of the vectors of
+    its hits (twice), which removes the central atom's own displacement.
+    """
+    tree = cKDTree(positions)
+    order = np.argsort(np.linalg.norm(positions - positions.mean(axis=0), axis=1))
+    central = positions[order[:CENTRAL_ATOMS]]
+    # the neighbours of the two most central atoms, in both directions (a vacancy at r + v
+    # leaves r - v), folded into one half-space; near-duplicates count once
+    vectors = np.concatenate([positions[tree.query_ball_point(origin, SEARCH_RADIUS * scale)] - origin
+                              for origin in positions[order[:2]]])
+    vectors = vectors[np.linalg.norm(vectors, axis=1) > 0.5 * scale]
+    first = np.argmax(np.abs(vectors) > 1e-3 * scale, axis=1)
+    vectors *= np.sign(vectors[np.arange(len(vectors)), first])[:, None]
+    _, first_of = np.unique(np.round(vectors / (0.4 * scale)), axis=0, return_index=True)
+    candidates = vectors[np.sort(first_of)]
+    if len(candidates) < 3:
+        raise NoCrystalFrame("too few neighbours to find a lattice")
+    signs = np.array([1.0, -1.0])
+    for _ in range(2):
+        # (K, 2, C, 3): every central atom shifted by +v and by -v
+        points = central[None, None] + signs[None, :, None, None] * candidates[:, None, None]
+        distance, index = tree.query(points.reshape(-1, 3), k=1, distance_upper_bound=1.2 * scale)
+        distance = distance.reshape(len(candidates), 2, len(central))
+        index = np.minimum(index, len(positions) - 1).reshape(distance.shape)
+        hit = distance < 0.3 * tolerance * scale
+        inside = np.isfinite(distance)
+        # the vectors of the hits, as +v: r_j - r_i for +v, r_i - r_j for -v
+        found = signs[None, :, None, None] * (positions[index] - central[None, None])
+        n_hits = hit.sum(axis=(1, 2))
+        usable = n_hits >= 3
+        mean = (found * hit[..., None]).sum(axis=(1, 2)) / np.maximum(n_hits, 1)[:, None]
+        candidates = np.where(usable[:, None], mean, candidates)
+    shares = n_hits / np.maximum(inside.sum(axis=(1, 2)), 1)
+    keep = usable & (np.linalg.norm(candidates, axis=1) > 0.5 * scale)
+    # candidates that converged onto the same translation count once
+    apart = np.linalg.norm(candidates[:, None] - candidates[None], axis=2) > 0.3 * scale
+    keep &= ~np.any(np.tril(~apart, k=-1) & keep[None, :], axis=1)
+    if not keep.any():
+        raise NoCrystalFrame("the neighbour vectors show no repeated translation")
+    return candidates[keep], shares[keep]
+
+
+def _primitive_basis(translations: np.ndarray, scale: float, tolerance: float = 1.0) -> np.ndarray:
+    """Three short translations (rows) that span the smallest cell generating all the others.
+
+    A cell smaller than 0.6 times the cube of the shortest translation is denser than any packing
+    of atoms (fcc: 0.71) and is not considered; of the rest, triples are tried from the smallest
+    cell (shortest vectors first among equal cells) until one expresses at least 85 % of the
+    translations as integer combinations.
+    """
+    order = np.argsort(np.linalg.norm(translations, axis=1))[:24]
+    t = translations[order]
+    if len(t) < 3:
+        raise NoCrystalFrame("fewer than three independent translations")
+    triples = np.array(list(itertools.combinations(range(len(t)), 3)))
+    volumes = np.abs(np.linalg.det(t[triples]))
+    lengths = np.linalg.norm(t, axis=1)[triples].sum(axis=1)
+    usable = np.flatnonzero(volumes > 0.6 * np.linalg.norm(t[0]) ** 3)
+    if not len(usable):
+        raise NoCrystalFrame("the translations found are coplanar")
+    def generates_the_others(index):
+        frac = t @ np.linalg.inv(t[triples[index]])
+        return np.mean(np.all(np.abs(frac - np.round(frac)) < 0.2 * tolerance, axis=1)) >= 0.85
+
+    by_volume = usable[np.argsort(volumes[usable])]
+    smallest = next((i for i in by_volume[:200] if generates_the_others(i)), None)
+    if smallest is not None:
+        # of the cells as small as that one (within 15 %), the one with the shortest vectors
+        equal = by_volume[volumes[by_volume] < 1.15 * volumes[smallest]]
+        equal = equal[np.argsort(lengths[equal])]
+        best = next(i for i in equal if generates_the_others(i))
+        from ase.geometry import minkowski_reduce
+
+        basis, _ = minkowski_reduce(t[triples[best]])
+        return basis if np.linalg.det(basis) > 0 else -basis
+    raise NoCrystalFrame("no three translations generate the others")
+
+
+def _assign_sites(frac: np.ndarray, lattice: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Group fractional positions into basis sites modulo the lattice.
+
+    Returns the site index of each atom and the sites' mean fractional positions (m, 3). The first
+    atom seeds the first site; the first atom farther than ``tolerance`` (Angstrom) from every site
+    seeds the next. Each site then moves to the mean of its members and the atoms are assigned
+    again (an atom goes to the first site within ``tolerance``), so that a seed that was itself
+    displaced does not split its site.
+    """
+    def distances(seeds):
+        delta = frac[:, None, :] - np.asarray(seeds)[None, :, :]
+        delta -= np.round(delta)
+        return delta, np.linalg.norm(delta @ lattice, axis=2)
+
+    seeds = [frac[0]]
+    while True:
+        _, distance = distances(seeds)
+        far = np.flatnonzero(np.all(distance >= tolerance, axis=1))
+        if not len(far):
+            break
+        if len(seeds) >= 16:
+            raise NoCrystalFrame("more than 16 sites per primitive cell: no simple lattice")
+        seeds.append(frac[far[0]])
+    for _ in range(2):
+        delta, distance = distances(seeds)
+        site_of = np.argmax(distance < tolerance, axis=1)      # the first site within tolerance
+        site_of[np.all(distance >= tolerance, axis=1)] = np.argmin(distance, axis=1)[np.all(distance >= tolerance, axis=1)]
+        nearest = delta[np.arange(len(frac)), site_of]
+        seeds = np.array([seeds[k] + nearest[site_of == k].mean(axis=0) if np.any(site_of == k) else seeds[k]
+                          for k in range(len(seeds))])
+        # sites that moved onto each other merge into the first
+        order = np.argsort(-np.bincount(site_of, minlength=len(seeds)), kind="stable")
+        merged = []
+        for k in order:
+            if merged:
+                d = seeds[merged] - seeds[k]
+                d -= np.round(d)
+                if np.min(np.linalg.norm(d @ lattice, axis=1)) < tolerance:
+                    continue
+            merged.append(k)
+        seeds = seeds[merged]
+    delta, distance = distances(seeds)
+    site_of = np.argmin(distance, axis=1)
+    return site_of, seeds
+
+
+def _fit_average_crystal(positions: np.ndarray, basis: np.ndarray, scale: float, tolerance: float = 1.0):
+    """Least-squares fit of every atom to a lattice point plus a basis site.
+
+    Each atom i is given a site k(i) and an integer cell n_i; then r_i = n_i . L + o_k(i) is solved
+    for the lattice L (rows) and the site origins o_k, twice. Returns the lattice, the sites'
+    fractional positions, the share of atoms on each site and the number of atoms fitted.
+    """
+    order = np.argsort(np.linalg.norm(positions - positions.mean(axis=0), axis=1))
+    positions = positions[order]            # central atoms first: they seed the sites
+    distance = np.linalg.norm(positions - positions[0], axis=1)
+    lattice = basis
+    # the fit grows from the centre outward, so that the error of the first guess, which grows
+    # with distance, never puts an atom into the wrong cell
+    for reach in (3.0, 6.0, np.inf, np.inf):
+        near = distance <= reach * scale
+        if near.sum() < 12 and np.isfinite(reach):
+            continue
+        frac = (positions[near] - positions[0]) @ np.linalg.inv(lattice)
+        site_of, sites = _assign_sites(frac, lattice, 0.45 * min(tolerance, 1.3) * scale)
+        counts = np.bincount(site_of, minlength=len(sites))
+        major = np.flatnonzero(counts >= max(3, 0.2 * counts.max()))
+        on_site = np.isin(site_of, major)
+        remap = {int(k): j for j, k in enumerate(major)}
+        cells = np.round(frac[on_site] - sites[site_of[on_site]])
+        onehot = np.zeros((int(on_site.sum()), len(major)))
+        onehot[np.arange(len(onehot)), [remap[int(k)] for k in site_of[on_site]]] = 1.0
+        design = np.hstack([cells, onehot])
+        if np.linalg.matrix_rank(design) < design.shape[1]:
+            raise NoCrystalFrame("the atoms do not span a three-dimensional lattice")
+        solution, *_ = np.linalg.lstsq(design, positions[near][on_site], rcond=None)
+        lattice, origins = solution[:3], solution[3:]
+    shares = counts[major] / int(near.sum())
+    site_frac = np.mod((origins - origins[0]) @ np.linalg.inv(lattice), 1.0)
+    return lattice, site_frac, shares, int(on_site.sum())
+
+
+def _ideal_nn_distance(lattice: np.ndarray, sites: np.ndarray) -> float:
+    """Nearest-neighbour distance of the average crystal: lattice plus basis sites (Angstrom)."""
+    shifts = np.array(list(itertools.product(range(-2, 3), repeat=3)), dtype=float)
+    best = np.inf
+    for a in sites:
+        for b in sites:
+            d = np.linalg.norm((shifts + b - a) @ lattice, axis=1)
+            d = d[d > 1e-6]
+            best = min(best, float(d.min()))
+    return best
+
+
+def _frame_rotation(lattice: np.ndarray, nn: float) -> np.ndarray:
+    """Rotation (3, 3) that brings the lattice into spglib's standard orientation of its Bravais
+    lattice (conventional axes along x, y, z; hexagonal a along x, c along z)."""
+    import warnings
+
+    import spglib
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="spglib")
+        dataset = spglib.get_symmetry_dataset((lattice, [[0.0, 0.0, 0.0]], [1]),
+                                              symprec=LATTICE_SYMPREC * nn)
+    if dataset is None:
+        raise NoCrystalFrame("spglib finds no symmetry in the lattice")
+    rotation = np.asarray(dataset.std_rotation_matrix)
+    if np.linalg.det(rotation) < 0:
+        rotation = -rotation
+    return rotation
+
+
+class CrystalFrame:
+    """The average crystal behind a structure, found by :func:`crystal_frame`.
+
+    ``lattice`` (3, 3) primitive translations as rows, ``sites`` (m, 3) fractional basis
+    positions, ``site_shares`` the share of atoms found on each, ``nn_distance`` the
+    nearest-neighbour distance of the average crystal, ``rotation`` (3, 3) the rotation into its
+    standard frame (``positions @ rotation.T``), ``centre`` (3,) the point clusters are cut around.
+    Lengths in Angstrom, in the input's Cartesian frame.
+    """
+
+    def __init__(self, lattice, sites, site_shares, nn_distance, rotation, centre, n_fitted):
+        self.lattice = lattice
+        self.sites = sites
+        self.site_shares = site_shares
+        self.nn_distance = nn_distance
+        self.rotation = rotation
+        self.centre = centre
+        self.n_fitted = n_fitted
+
+    @property
+    def density(self) -> float:
+        """Atoms per cubic Angstrom of the average crystal."""
+        return len(self.sites) / abs(np.linalg.det(self.lattice))
+
+    def __repr__(self) -> str:
+        return (f"CrystalFrame(sites={len(self.sites)}, nn_distance={self.nn_distance:.4f} A, "
+                f"lattice lengths={np.round(np.linalg.norm(self.lattice, axis=1), 4).tolist()} A)")
+
+
+def _piece(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and numbers of the bounded piece the frame is found on (centred at the origin for
+    periodic structures, at the centroid's neighbourhood for clusters)."""
+    if atoms.pbc.all():
+        return _sphere_from_periodic(atoms, PIECE_ATOMS)
+    index = _sphere_from_cluster(atoms.positions, PIECE_ATOMS)
+    return atoms.positions[index], atoms.numbers[index]
+
+
+def crystal_frame(atoms: Atoms) -> CrystalFrame:
+    """Find the lattice, frame and length scale of the crystal behind ``atoms`` (see module doc).
+
+    The search runs with each of :data:`TOLERANCES` in turn and keeps the first that succeeds.
+    Raises :class:`NoCrystalFrame` when there is no lattice to be found.
+    """
+    positions, _ = _piece(atoms)
+    if len(positions) < 8:
+        raise NoCrystalFrame(f"{len(positions)} atoms are too few to find a lattice")
+    d, _ = cKDTree(positions).query(positions, k=2)
+    scale = float(np.median(d[:, 1]))
+    if not scale > 1e-6:
+        raise StructureError("atoms coincide: the median nearest-neighbour distance is zero")
+    for tolerance in TOLERANCES:
+        try:
+            return _frame_at(atoms, positions, scale, tolerance)
+        except NoCrystalFrame as exc:
+            failure = exc
+    raise failure
+
+
+def _frame_at(atoms: Atoms, positions: np.ndarray, scale: float, tolerance: float) -> CrystalFrame:
+    translations, shares = _translation_candidates(positions, scale, tolerance)
+    lattice_like = translations[shares >= TRANSLATION_SHARE * shares.max()]
+    basis = _primitive_basis(lattice_like, scale, tolerance)
+    basis, sites, site_shares, n_fitted = _fit_average_crystal(positions, basis, scale, tolerance)
+    if site_shares.sum() < 0.6:
+        raise NoCrystalFrame(f"only {site_shares.sum():.0%} of the atoms sit on the lattice found")
+    nn = _ideal_nn_distance(basis, sites)
+    if nn < 0.75 * scale:
+        raise NoCrystalFrame(f"the lattice found puts sites {nn:.3g} A apart, closer than the atoms' "
+                             f"typical neighbours ({scale:.3g} A)")
+    rotation = _frame_rotation(basis, nn)
+    centre = positions.mean(axis=0) if not atoms.pbc.all() else np.zeros(3)
+    return CrystalFrame(basis, sites, site_shares, nn, rotation, centre, n_fitted)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. The cluster
+# --------------------------------------------------------------------------------------------
+
+def crystal_frame_cluster(atoms: Atoms, target_atoms: int = 250) -> Atoms:
+    """The finite cluster of the ``crystal_frame`` pre-processing (``pbc`` False, no cell).
+
+    The atoms within a sphere that holds ``target_atoms`` atoms of the average crystal, rotated
+    into the crystal's standard frame and scaled so that its nearest-neighbour distance is
+    1 Angstrom. Periodic structures contribute their images; a cluster smaller than the sphere is
+    kept whole.
+    """
+    return _cluster_in_frame(atoms, crystal_frame(atoms), target_atoms)
+
+
+def _cluster_in_frame(atoms: Atoms, frame: CrystalFrame, target_atoms: int) -> Atoms:
+    """The sphere of ``target_atoms`` atoms of the average crystal, rotated and scaled."""
+    radius = (3 * target_atoms / (4 * math.pi * frame.density)) ** (1 / 3)
+    if atoms.pbc.all():
+        positions, numbers = _sphere_from_periodic(atoms, target_atoms, radius=radius)
+    else:
+        shifted = atoms.positions - frame.centre
+        inside = np.einsum("ij,ij->i", shifted, shifted) <= radius * radius
+        positions, numbers = shifted[inside], atoms.numbers[inside]
+    positions = positions @ frame.rotation.T / frame.nn_distance
+    return Atoms(numbers=numbers, positions=positions, pbc=False)
+
+
+def exact_frame(cell: Atoms) -> CrystalFrame:
+    """The :class:`CrystalFrame` of a pristine periodic ``cell``, read off the cell itself: its
+    lattice (the cell, which need not be primitive), its atoms as the sites."""
+    from .structures import mean_nn_distance
+
+    nn = mean_nn_distance(cell)
+    rotation = _frame_rotation(_primitive_lattice(cell), nn)
+    return CrystalFrame(cell.cell.array.copy(), cell.get_scaled_positions(wrap=True),
+                        np.full(len(cell), 1 / len(cell)), nn, rotation, np.zeros(3), len(cell))
+
+
+def _primitive_lattice(cell: Atoms) -> np.ndarray:
+    """The primitive lattice (rows) of a pristine periodic cell, by spglib (symprec 1e-5 A)."""
+    import warnings
+
+    import spglib
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="spglib")
+        primitive = spglib.find_primitive((cell.cell.array, cell.get_scaled_positions(), cell.numbers),
+                                          symprec=1e-5)
+    return cell.cell.array if primitive is None else np.asarray(primitive[0])
+
+
+def training_cluster(cell: Atoms, target_atoms: int, rng: np.random.Generator) -> Atoms:
+    """A pristine dataset structure for the ``crystal_frame`` pre-processing.
+
+    The periodic ``cell`` is given a random rotation and a random translation (so that the
+    sphere's centre falls anywhere in the cell); a sphere of 1.6 ``target_atoms`` atoms is cut
+    from it, in the crystal's standard frame (read off the cell, see :func:`exact_frame`) and at
+    unit nearest-neighbour distance: large enough that, after defects, the fingerprint stage finds
+    the frame again by itself and cuts its own sphere of ``target_atoms`` from it.
+    """
+    from scipy.spatial.transform import Rotation
+
+    rotation = Rotation.random(random_state=np.random.default_rng(rng.integers(2**63))).as_matrix()
+    moved = cell.copy()
+    moved.set_cell(cell.cell.array @ rotation.T, scale_atoms=False)
+    moved.positions = cell.positions @ rotation.T + rng.uniform(0, 1, 3) @ moved.cell.array
+    return _cluster_in_frame(moved, exact_frame(moved), int(round(1.6 * target_atoms)))
+
+
+def prepare(atoms: Atoms, method: str = DEFAULT, target_atoms: int | None = 250,
+            name: str = "structure") -> Atoms:
+    """The finite cluster a fingerprint is computed from, by pre-processing ``method``.
+
+    ``paper2018``: periodic structures go through the paper's pre-processing, clusters are taken
+    as given; both are scaled to a mean nearest-neighbour distance of 1 Angstrom.
+    ``crystal_frame``: see :func:`crystal_frame_cluster`. ``target_atoms=None`` takes any
+    structure as given (scaled to mean nearest-neighbour distance 1 Angstrom), whatever the method.
+    """
+    if method not in METHODS:
+        raise ValueError(f"{name}: unknown pre-processing {method!r}; choose one of {', '.join(METHODS)}")
+    periodic = bool(atoms.pbc.all())
+    check_atoms(atoms, name, min_atoms=1 if periodic and target_atoms is not None else 2)
+    try:
+        if target_atoms is None:
+            cluster = atoms.copy()
+        elif method == "crystal_frame":
+            return crystal_frame_cluster(atoms, target_atoms)
+        elif periodic:
+            cluster = finite_cluster(atoms, target_atoms)
+        else:
+            cluster = atoms.copy()
+        cluster.pbc = False
+        return scale_to_unit_nn(cluster)
+    except StructureError as exc:
+        raise type(exc)(f"{name}: {exc}") from None

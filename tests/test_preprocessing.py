@@ -1,0 +1,116 @@
+"""The crystal_frame pre-processing: the same crystal gives the same cluster and fingerprint however
+it is written down (cell, size, orientation, noise, vacancies), and bad input gets a clear error."""
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from scipy.spatial.transform import Rotation
+
+from paper_lib.diffraction import fingerprint
+from paper_lib.preprocessing import NoCrystalFrame, crystal_frame, crystal_frame_cluster, prepare
+from paper_lib.structures import PROTOTYPES, StructureError, mean_nn_distance
+
+
+def _cosine(a, b):
+    return float(np.sum(a * b) / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def _noisy(atoms, sigma, rng):
+    out = atoms.copy()
+    out.positions += rng.normal(0, sigma, out.positions.shape)
+    return out
+
+
+def _sphere(crystal, radius, rotation=None):
+    big = crystal.repeat([int(np.ceil(2 * radius / length)) + 2 for length in crystal.cell.lengths()])
+    centre = big.positions.mean(axis=0)
+    keep = np.linalg.norm(big.positions - centre, axis=1) < radius
+    positions = big.positions[keep] - centre
+    if rotation is not None:
+        positions = positions @ rotation.T
+    return Atoms(big.numbers[keep], positions)
+
+
+def _misorientation(frame, reference):
+    """Largest angle (deg) between a found lattice vector, in the standard frame, and the nearest
+    vector of the same length of the reference lattice (rows, in its standard frame)."""
+    grid = np.array(np.meshgrid(*[np.arange(-3, 4)] * 3, indexing="ij")).reshape(3, -1).T
+    ref = grid @ reference
+    ref = ref[np.linalg.norm(ref, axis=1) > 1e-9]
+    worst = 0.0
+    for v in frame.lattice @ frame.rotation.T:
+        same_length = np.abs(np.linalg.norm(ref, axis=1) - np.linalg.norm(v)) < 0.1 * np.linalg.norm(v)
+        cos = np.where(same_length, ref @ v / np.linalg.norm(ref, axis=1) / np.linalg.norm(v), -1)
+        worst = max(worst, float(np.degrees(np.arccos(np.clip(cos.max(), -1, 1)))))
+    return worst
+
+
+@pytest.mark.parametrize("name", ["A2_W", "A1_Cu", "A4_diamond", "A3_Mg", "A6_bct", "A5_beta-Sn",
+                                  "hR1_alpha-Hg", "Ah_alpha-Po"])
+def test_frame_and_length_scale_of_a_rotated_noisy_defective_cluster(name):
+    """A randomly rotated spherical cluster with 5 % noise and 20 % vacancies: the frame comes back
+    to within 0.5 deg and the nearest-neighbour distance of the average crystal within 2 %."""
+    rng = np.random.default_rng(7)
+    primitive, _ = PROTOTYPES[name].build("Cu", 2.5, rng)
+    d_nn = mean_nn_distance(primitive)
+    reference = crystal_frame(primitive.repeat(6))
+    rotation = Rotation.random(random_state=3).as_matrix()
+    cluster = _noisy(_sphere(primitive, 4.5 * d_nn, rotation), 0.05 * d_nn, rng)
+    cluster = cluster[np.sort(rng.permutation(len(cluster))[len(cluster) // 5:])]
+    frame = crystal_frame(cluster)
+    assert abs(frame.nn_distance / d_nn - 1) < 0.02
+    assert _misorientation(frame, reference.lattice @ reference.rotation.T) < 0.5
+
+
+def test_same_fingerprint_however_the_crystal_is_written_down():
+    """Primitive cell, conventional supercell, sheared cell, rotated supercell, a large noisy
+    supercell and a rotated cluster of bcc iron: one fingerprint, up to noise."""
+    rng = np.random.default_rng(0)
+    primitive = bulk("Fe", "bcc", a=2.87)
+    conventional = bulk("Fe", "bcc", a=2.87, cubic=True).repeat((4, 4, 4))
+    sheared = primitive.copy()
+    sheared.set_cell(np.array([[1, 1, 0], [0, 1, 0], [0, 0, 1]]) @ primitive.cell.array, scale_atoms=False)
+    sheared.wrap()
+    rotated = conventional.copy()
+    rotated.rotate(33, "x", rotate_cell=True)
+    rotated.rotate(71, "y", rotate_cell=True)
+    noisy = _noisy(bulk("Fe", "bcc", a=2.87).repeat((5, 5, 10)), 0.02 * 2.485, rng)
+    cluster = _sphere(conventional, 12.0, Rotation.random(random_state=5).as_matrix())
+    reference = fingerprint(primitive)
+    for atoms in (conventional, sheared, rotated, noisy, cluster):
+        assert _cosine(fingerprint(atoms), reference) > 0.97
+
+
+def test_paper2018_is_kept_by_name():
+    cell = bulk("Cu", "fcc", a=3.6, cubic=True)
+    paper = prepare(cell, "paper2018", 250)
+    assert len(paper) == 256 and abs(mean_nn_distance(paper) - 1) < 1e-6
+    robust = prepare(cell, "crystal_frame", 250)
+    assert 200 <= len(robust) <= 300
+    with pytest.raises(ValueError, match="unknown pre-processing"):
+        prepare(cell, "magic", 250)
+
+
+def test_a_large_periodic_cell_is_cut_to_a_bounded_piece():
+    """A 32,000-atom noisy fcc cell gives a cluster of about 250 atoms (never spglib on it)."""
+    rng = np.random.default_rng(1)
+    big = _noisy(bulk("Cu", "fcc", a=3.61, cubic=True).repeat((20, 20, 20)), 0.1, rng)
+    cluster = crystal_frame_cluster(big, 250)
+    assert 200 <= len(cluster) <= 300
+    assert abs(crystal_frame(big).nn_distance / (3.61 / np.sqrt(2)) - 1) < 0.01
+
+
+@pytest.mark.parametrize("atoms, message", [
+    (Atoms("Cu2", positions=[(0, 0, 0), (0, 0, 0)], cell=[3, 3, 3], pbc=True), "coincide"),
+    (Atoms("Cu", cell=[[3, 0, 0], [0, 3, 0], [0, 0, 1e-7]], pbc=True), "nearly flat"),
+])
+def test_degenerate_input_gets_a_clear_error(atoms, message):
+    with pytest.raises(StructureError, match=message):
+        prepare(atoms, "crystal_frame", 250, name="bad.xyz #3")
+
+
+def test_amorphous_input_has_no_crystal_frame():
+    rng = np.random.default_rng(2)
+    gas = Atoms("Ar300", positions=rng.uniform(0, 20, (300, 3)))
+    with pytest.raises(NoCrystalFrame, match="bad.xyz #0"):
+        prepare(gas, "crystal_frame", 250, name="bad.xyz #0")
