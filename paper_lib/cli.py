@@ -77,7 +77,8 @@ def cmd_augment(args) -> int:
     def rows():
         for _, atoms, keys in read_structures(args.db, defect="pristine"):
             counts["pristine"] += 1
-            for level, copy in augmented_copies(atoms, int(keys["sid"]), seed, args.copies, args.max_displacement):
+            for level, copy in augmented_copies(atoms, int(keys["sid"]), seed, args.copies, args.max_displacement,
+                                                preset.preprocessing):
                 yield copy, {**keys, "defect": "displacements", "level": level}
 
     written = write_structures(args.out, rows())
@@ -126,8 +127,11 @@ def _row_block(db_path, shard):
 
 def fingerprint_options(args) -> dict:
     """The fingerprint keywords given on the command line (defaults: the seed's)."""
-    return {"mask_inner_px": args.mask_inner_px, "mask_outer_px": args.mask_outer_px,
-            "z_shift": args.z_shift, "angle_deg": args.angle_deg}
+    options = {"mask_inner_px": args.mask_inner_px, "mask_outer_px": args.mask_outer_px,
+               "z_shift": args.z_shift, "angle_deg": args.angle_deg}
+    if args.preprocessing != "paper2018":    # files of the paper's runs keep their parameters
+        options.update(preprocessing=args.preprocessing, target_atoms=args.target_atoms)
+    return options
 
 
 def cmd_fingerprints(args) -> int:
@@ -145,9 +149,11 @@ def cmd_fingerprints(args) -> int:
     options = fingerprint_options(args)
     start = time.perf_counter()
     names = [f"{args.db} row {row_id}" for row_id, _, _ in rows]
-    # database rows are finite clusters already (pbc False): fingerprints take them as given
+    # database rows are finite clusters already (pbc False): the paper's pre-processing takes them
+    # as given; crystal_frame finds each one's frame and cuts its sphere of target_atoms
+    kwargs = {"target_atoms": None, **options}
     result = fingerprints([atoms for _, atoms, _ in rows], processes=args.processes, names=names,
-                          progress=True, backend=args.backend, target_atoms=None, **options)
+                          progress=True, backend=args.backend, **kwargs)
     kept = [rows[i] for i in result.ok]
     meta = {"row_id": [r[0] for r in kept],
             "sid": [r[2].get("sid", -1) for r in kept],
@@ -392,49 +398,67 @@ def _plot_curves(accuracy, out_dir: Path) -> None:
 
 
 def cmd_classify(args) -> int:
-    """Classify every structure in every file; JSON lines or a table; exit 1 if any failed."""
+    """Classify every frame of every file as it is read: a table or JSON lines on stdout (and
+    optionally a CSV file), one row per structure as soon as its chunk is done; bad files and
+    frames reported on stderr; exit 1 if any failed."""
+    import contextlib
     import json
 
-    from .io import read_structure_file
-    from .model import Classification, classify, load_model
+    from tqdm import tqdm
+
+    from .io import csv_rows, iter_structure_file
+    from .model import Classification, classify_iter, load_model
 
     try:
         loaded = load_model(args.model)
     except ValueError as exc:
-        print(json.dumps({"source": str(args.model), "error": str(exc)}) if args.json else f"error: {exc}")
+        if args.json:
+            print(json.dumps({"source": str(args.model), "error": str(exc)}))
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-    results: list[Classification] = []
-    structures, sources, order = [], [], []
-    for path in args.paths:
-        try:
-            frames = read_structure_file(path, args.format)
-        except ValueError as exc:
-            order.append(Classification(label=None, probabilities={}, source=str(path), index=0,
-                                        error=str(exc)))
-            continue
-        for i, atoms in enumerate(frames):
-            structures.append(atoms)
-            sources.append((str(path), i))
-            order.append(len(structures) - 1)
-    classified = classify(structures, loaded, processes=args.processes, sources=sources) if structures else []
-    results = [item if isinstance(item, Classification) else classified[item] for item in order]
-    if args.json:
-        for r in results:
-            print(json.dumps(r.as_dict()))
-    else:
-        width = max([len(f"{r.source}#{r.index}") for r in results] + [9])
-        print(f"{'structure':{width}s}  {'class':8s} {'prob.':>6s}  second choice")
-        for r in results:
-            where = f"{r.source}#{r.index}"
-            if r.error:
-                print(f"{where:{width}s}  error: {r.error}")
-                continue
-            ranked = sorted(r.probabilities.items(), key=lambda kv: -kv[1])
-            print(f"{where:{width}s}  {r.label:8s} {ranked[0][1]:6.3f}  {ranked[1][0]} ({ranked[1][1]:.3f})")
-    failed = sum(r.error is not None for r in results)
+
+    def frames():
+        for path in args.paths:
+            for index, atoms in iter_structure_file(path, args.format):
+                yield str(path), index, atoms
+
+    width = max([len(str(p)) + 5 for p in args.paths] + [9])    # "path#index" up to 4 digits
+    n, failed = 0, 0
+    with contextlib.ExitStack() as stack:
+        write_csv = (stack.enter_context(csv_rows(args.csv, Classification.csv_header(loaded.classes)))
+                     if args.csv else None)
+        if not args.json:
+            _print_now(f"{'structure':{width}s}  {'class':8s} {'prob.':>6s}  second choice")
+        for result in classify_iter(frames(), loaded, processes=args.jobs,
+                                    progress=True if args.progress else None):
+            n += 1
+            _print_now(json.dumps(result.as_dict()) if args.json else _table_row(result, width))
+            if write_csv:
+                write_csv(result.as_row(loaded.classes))
+            if result.error is not None:
+                failed += 1
+                tqdm.write(f"error: {result.error}", file=sys.stderr)
+    if args.csv:
+        print(f"{args.csv}: {n} row(s)", file=sys.stderr)
     if failed:
-        print(f"{failed} of {len(results)} item(s) failed", file=sys.stderr)
+        print(f"{failed} of {n} item(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _print_now(line: str) -> None:
+    """A line on stdout, flushed, without breaking a progress bar on the terminal."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stdout)
+    sys.stdout.flush()
+
+
+def _table_row(result, width: int) -> str:
+    where = f"{result.source}#{result.index}"
+    if result.error is not None:
+        return f"{where:{width}s}  error: {result.error}"
+    ranked = sorted(result.probabilities.items(), key=lambda kv: -kv[1])
+    return f"{where:{width}s}  {result.label:8s} {ranked[0][1]:6.3f}  {ranked[1][0]} ({ranked[1][1]:.3f})"
 
 
 def cmd_real_crystals(args) -> int:
@@ -487,6 +511,11 @@ def _add_fingerprint_options(p) -> None:
     p.add_argument("--z-shift", type=int, default=Z_SHIFT, help=f"raise Z by this (default {Z_SHIFT})")
     p.add_argument("--angle-deg", type=float, default=ANGLE_DEG,
                    help=f"rotation about x, y, z per channel (default {ANGLE_DEG:g} deg)")
+    p.add_argument("--preprocessing", choices=("paper2018", "crystal_frame"), default="paper2018",
+                   help="paper2018 (the paper's; database rows taken as given) or crystal_frame "
+                        "(each row's own crystal frame and length scale, a sphere of --target-atoms)")
+    p.add_argument("--target-atoms", type=int, default=250,
+                   help="atoms of the average crystal in the cluster (crystal_frame only; default 250)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -606,9 +635,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="classify structures in files (any format ASE reads)")
     p.add_argument("paths", nargs="+", help="structure files; every frame is classified")
     p.add_argument("--model", help="model file (.keras; default: the shipped model)")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
+    p.add_argument("--csv", metavar="FILE", help="also write a CSV file (source, index, label, probability, "
+                                                 "one probability per class, error); it appears when complete")
     p.add_argument("--format", help="ASE format name, when the file name does not tell")
-    p.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", "-j", "--processes", dest="jobs", type=int, default=1,
+                   help="worker processes for the fingerprints (default 1; --processes is the same)")
+    p.add_argument("--progress", action="store_true",
+                   help="progress bar on stderr even when it is not a terminal (default: only on a terminal)")
     p.set_defaults(func=cmd_classify)
     return parser
 

@@ -287,12 +287,15 @@ def _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg,
     keep = pixel_mask(mask_inner_px, mask_outer_px)
     if not keep.any():
         raise ValueError(f"{name}: the masks leave no pixel of the detector")
+    numbers = np.asarray(atoms.numbers)
+    bad = (numbers < 1) | (numbers + z_shift > max_form_factor_z()) | (numbers + z_shift < 1)
+    if bad.any():
+        z = int(numbers[np.argmax(bad)])
+        raise StructureError(f"{name}: element Z = {z} raised by z_shift = {z_shift} has no IT92 form "
+                             f"factor (atomic numbers must be 1 or more and the table covers Z = 1-"
+                             f"{max_form_factor_z()})")
     cluster = prepare_cluster(atoms, target_atoms, name, preprocessing)
     shifted = cluster.numbers + z_shift
-    if shifted.max() > max_form_factor_z() or shifted.min() < 1:
-        z = int(cluster.numbers[np.argmax((shifted > max_form_factor_z()) | (shifted < 1))])
-        raise StructureError(f"{name}: element Z = {z} raised by z_shift = {z_shift} has no IT92 form "
-                             f"factor (the table covers Z = 1-{max_form_factor_z()})")
     positions, numbers = _check_inputs(cluster.positions, shifted, name)
     return positions, numbers, keep
 

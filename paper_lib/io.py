@@ -133,34 +133,153 @@ def merge_fingerprints(out: str | Path, shards) -> int:
     return len(fps)
 
 
+def _file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a structure file (missing, a folder, empty), or None."""
+    if not path.exists():
+        return f"{path}: no such file"
+    if path.is_dir():
+        return f"{path}: is a folder, not a structure file"
+    if path.stat().st_size == 0:
+        return f"{path}: the file is empty"
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of an exception's message (its type when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+UNKNOWN_FORMAT = "ASE does not recognise the file format (name a format with --format)"
+
+
 def read_structure_file(path: str | Path, format: str | None = None) -> list:
     """Every structure (frame) in a file any ASE reader understands, as a list of Atoms.
 
     Raises ``ValueError`` with the file name and a sentence a person understands when the file is
-    missing, empty, of an unknown format or unreadable.
+    missing, empty, of an unknown format or unreadable. Holds every frame in memory: for long
+    trajectories see :func:`iter_structure_file`.
     """
     from ase.io import read
     from ase.io.formats import UnknownFileTypeError
 
     path = Path(path)
-    if not path.exists():
-        raise ValueError(f"{path}: no such file")
-    if path.is_dir():
-        raise ValueError(f"{path}: is a folder, not a structure file")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: the file is empty")
+    problem = _file_problem(path)
+    if problem:
+        raise ValueError(problem)
     try:
         frames = read(path, index=":", format=format)
     except UnknownFileTypeError:
-        raise ValueError(f"{path}: ASE does not recognise the file format (name a format with --format)") from None
+        raise ValueError(f"{path}: {UNKNOWN_FORMAT}") from None
     except Exception as exc:  # ASE's readers raise many kinds on bad content
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path}: cannot be read as a structure ({reason})") from None
+        raise ValueError(f"{path}: cannot be read as a structure ({_reason(exc)})") from None
     if not isinstance(frames, list):
         frames = [frames]
     if not frames:
         raise ValueError(f"{path}: the file holds no structure")
     return frames
+
+
+def iter_structure_file(path: str | Path, format: str | None = None) -> Iterator[tuple[int, Atoms | ValueError]]:
+    """The frames of a structure file one at a time, as ``(index, atoms)`` pairs (index from 0).
+
+    A frame that cannot be parsed comes as ``(index, ValueError)`` naming the file and the frame,
+    and reading goes on where the reader can: extended XYZ files are split into frames here, so a
+    bad frame loses only itself (a truncated last frame loses nothing before it); other formats go
+    through ``ase.io.iread`` and stop at their first bad frame. A missing, empty or unrecognised
+    file gives one ``(0, ValueError)`` with the messages of :func:`read_structure_file`. Never
+    raises on bad input; holds one frame in memory at a time (extended XYZ and ASE's streaming
+    readers; some readers, e.g. CIF, parse the whole file first).
+    """
+    from ase.io import iread
+    from ase.io.formats import UnknownFileTypeError, filetype, get_ioformat
+
+    path = Path(path)
+    problem = _file_problem(path)
+    if problem:
+        yield 0, ValueError(problem)
+        return
+    try:
+        format = format or filetype(str(path))
+        get_ioformat(format)
+    except UnknownFileTypeError:
+        yield 0, ValueError(f"{path}: {UNKNOWN_FORMAT}")
+        return
+    except Exception as exc:  # e.g. a file that cannot be opened
+        yield 0, ValueError(f"{path}: cannot be read as a structure ({_reason(exc)})")
+        return
+    frames = _extxyz_frames(path) if format == "extxyz" else enumerate(iread(str(path), index=":", format=format))
+    count = 0
+    while True:
+        try:
+            index, frame = next(frames)
+        except StopIteration:
+            break
+        except Exception as exc:  # ASE's readers raise many kinds on bad content; they cannot go on after it
+            yield count, ValueError(f"{path}: frame {count} cannot be read ({_reason(exc)})")
+            return
+        count += 1
+        yield index, frame
+    if count == 0:
+        yield 0, ValueError(f"{path}: the file holds no structure")
+
+
+def _extxyz_frames(path: Path) -> Iterator[tuple[int, Atoms | ValueError]]:
+    """Frames of an (extended) XYZ file, each cut out by its atom count and parsed by ASE alone.
+
+    A frame whose lines do not parse is reported and the next one read; a count line that is not a
+    number, or a file that ends inside a frame, ends the file (nothing after it can be found).
+    """
+    from io import StringIO
+
+    from ase.io import read
+    from ase.io.formats import open_with_compression
+
+    with open_with_compression(str(path), "r") as handle:
+        index, line = 0, handle.readline()
+        while line.strip():                      # a blank line or the end of the file ends it
+            try:
+                n_atoms = int(line)
+                if n_atoms < 0:
+                    raise ValueError
+            except ValueError:
+                yield index, ValueError(f"{path}: frame {index} cannot be read (expected its number of atoms, "
+                                        f"found {line.strip()[:40]!r}); nothing after it can be read")
+                return
+            lines = [line] + [handle.readline() for _ in range(n_atoms + 1)]
+            if not lines[-1]:
+                yield index, ValueError(f"{path}: frame {index} is truncated (the file ends inside it)")
+                return
+            line = handle.readline()
+            while line.lstrip().startswith("VEC"):   # extended XYZ's optional cell lines
+                lines.append(line)
+                line = handle.readline()
+            try:
+                atoms = read(StringIO("".join(lines)), format="extxyz")
+            except Exception as exc:  # ASE's readers raise many kinds on bad content
+                atoms = ValueError(f"{path}: frame {index} cannot be read ({_reason(exc)})")
+            yield index, atoms
+            index += 1
+
+
+@contextlib.contextmanager
+def csv_rows(path: str | Path, header: list[str]) -> Iterator:
+    """A function writing one CSV row (a list) to a new file at ``path``, after ``header``.
+
+    Each row is flushed as it is written; the file is written under a temporary name beside
+    ``path`` and renamed to ``path`` only when the block ends without an error.
+    """
+    import csv
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+
+        def write(row) -> None:
+            writer.writerow(row)
+            handle.flush()
+
+        yield write
 
 
 def load_fingerprint_set(paths, defect: str | None = None) -> dict:

@@ -22,13 +22,19 @@ TRAINING = {"learning_rate": 1e-3, "batch_size": 32, "epochs": 5, "validation_fr
 
 #: Fingerprint parameters of the paper (the seed's defaults); a model records the ones it used.
 DEFAULT_FINGERPRINT = {"mask_inner_px": MASK_INNER_PX, "mask_outer_px": None, "z_shift": Z_SHIFT,
-                       "angle_deg": ANGLE_DEG, "target_atoms": TARGET_ATOMS}
+                       "angle_deg": ANGLE_DEG, "target_atoms": TARGET_ATOMS, "preprocessing": "paper2018"}
 
 #: Version of the model.json layout this code reads and writes.
 MODEL_FORMAT = 1
 
-#: The model shipped with the package (trained on the paper preset's pristine fingerprints).
+#: The model shipped with the package: the robust preset (``config/robust.yaml``), trained on the
+#: crystal_frame pre-processing (``scripts/train_shipped_model.sh``).
 SHIPPED_MODEL = Path(__file__).with_name("data") / "model.keras"
+
+#: Models shipped with the package, by the name ``load_model`` and ``classify --model`` accept:
+#: ``robust`` (the default) and ``paper2018`` (the paper preset's network and pre-processing, kept
+#: to compare with).
+SHIPPED_MODELS = {"robust": SHIPPED_MODEL, "paper2018": SHIPPED_MODEL.with_name("paper2018.keras")}
 
 
 class ModelError(ValueError):
@@ -220,13 +226,14 @@ class LoadedModel:
 
 
 def load_model(path: str | Path | None = None, fingerprint_params: dict | None = None) -> LoadedModel:
-    """Load ``NAME.keras`` with its ``NAME.json`` (default: the shipped model).
+    """Load ``NAME.keras`` with its ``NAME.json`` (default: the shipped model; ``path`` may also be a
+    name of :data:`SHIPPED_MODELS`).
 
     Raises :class:`ModelError` naming the file when either is missing or unreadable, when the
     JSON comes from another format version, when its class list does not fit the network's
     output, or when ``fingerprint_params`` are given and differ from the model's.
     """
-    path = Path(path) if path is not None else SHIPPED_MODEL
+    path = SHIPPED_MODELS.get(str(path), Path(path)) if path is not None else SHIPPED_MODEL
     meta_path = metadata_path(path)
     if not path.exists():
         raise ModelError(f"{path}: no such model file")
@@ -252,6 +259,8 @@ def load_model(path: str | Path | None = None, fingerprint_params: dict | None =
     if n_out != len(metadata["classes"]):
         raise ModelError(f"{path}: the network has {n_out} outputs but {meta_path.name} names "
                          f"{len(metadata['classes'])} classes")
+    # models written before pre-processing had a name were trained on the paper's
+    metadata["fingerprint"].setdefault("preprocessing", "paper2018")
     if fingerprint_params is not None:
         check_fingerprint_params(metadata["fingerprint"], fingerprint_params, path)
     return LoadedModel(model=model, classes=tuple(metadata["classes"]),
@@ -330,6 +339,23 @@ class Classification:
         return {"source": self.source, "index": self.index, "label": self.label,
                 "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
 
+    @staticmethod
+    def csv_header(classes) -> list[str]:
+        """Columns of :meth:`as_row`: source, index, label, probability (of the label), one
+        probability per class, error."""
+        return ["source", "index", "label", "probability", *classes, "error"]
+
+    def as_row(self, classes) -> list:
+        """One CSV row (see :meth:`csv_header`); probabilities to 6 decimals, empty when it failed."""
+        if self.error is not None:
+            return [self.source, self.index, "", "", *("" for _ in classes), self.error]
+        return [self.source, self.index, self.label, f"{self.confidence:.6f}",
+                *(f"{self.probabilities[c]:.6f}" for c in classes), ""]
+
+
+#: Structures fingerprinted and predicted together by :func:`classify_iter` (default).
+CHUNK_SIZE = 64
+
 
 def classify(structures, model: str | Path | LoadedModel | None = None, *, processes: int = 1,
              sources=None) -> list[Classification] | Classification:
@@ -338,26 +364,176 @@ def classify(structures, model: str | Path | LoadedModel | None = None, *, proce
     Periodic structures go through the training data's pre-processing (conventional cell,
     replication toward 250 atoms); non-periodic ones are taken as finite clusters. Returns one
     :class:`Classification` for one Atoms, a list for a list; a structure that cannot be
-    fingerprinted gets a Classification with ``error`` set and the others still run.
+    fingerprinted gets a Classification with ``error`` set and the others still run. ``sources``:
+    one ``(source, index)`` per structure, for the results and the error messages. For long
+    streams see :func:`classify_iter`, which this calls.
     """
     from ase import Atoms
 
-    from .diffraction import fingerprints
-
     single = isinstance(structures, Atoms)
     items = [structures] if single else list(structures)
-    loaded = model if isinstance(model, LoadedModel) else load_model(model)
     sources = list(sources) if sources is not None else [("", i) for i in range(len(items))]
-    names = [f"{s} #{i}" if s else f"structure {i}" for s, i in sources]
-    batch = fingerprints(items, processes=processes, names=names, progress=False, **loaded.fingerprint)
-    probabilities = predict(loaded, batch.fingerprints)
-    out: list[Classification | None] = [None] * len(items)
-    for row, index in enumerate(batch.ok):
-        p = probabilities[row]
-        out[index] = Classification(label=loaded.classes[int(np.argmax(p))],
-                                    probabilities={c: float(v) for c, v in zip(loaded.classes, p)},
-                                    source=sources[index][0], index=sources[index][1])
-    for index, message in batch.failed:
-        out[index] = Classification(label=None, probabilities={}, source=sources[index][0],
-                                    index=sources[index][1], error=message)
+    triples = [(source, index, atoms) for (source, index), atoms in zip(sources, items)]
+    out = list(classify_iter(triples, model, processes=processes))
     return out[0] if single else out
+
+
+def classify_iter(structures, model: str | Path | LoadedModel | None = None, *, processes: int = 1,
+                  chunk_size: int = CHUNK_SIZE, progress: bool | None = False):
+    """Classify a stream of structures chunk by chunk; yields :class:`Classification` in input order.
+
+    ``structures``: an iterable of Atoms, or of ``(source, index, atoms_or_error)`` triples (as
+    :func:`paper_lib.io.iter_structure_file` gives them, with the file name as source); an error
+    (an exception or a message) in place of the Atoms gives a Classification with ``error`` set.
+    Every ``chunk_size`` structures are fingerprinted (:func:`paper_lib.diffraction.fingerprints`
+    with the model's fingerprint parameters, passed as they are; on ``processes`` worker processes,
+    one fork pool for the whole stream), predicted and yielded. With workers, the next chunk is read
+    and handed to them before this one is predicted, so they keep busy. At most three chunks are
+    held (being read, fingerprinted, predicted): memory does not grow with the length of the
+    stream. ``progress``: a bar on stderr (None: only when stderr is a terminal).
+    """
+    import collections
+    import sys
+
+    from tqdm import tqdm
+
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    with _Fingerprinter(processes, loaded.fingerprint) as fingerprinter, \
+            tqdm(desc="classify", unit=" structures", disable=None if progress is None else not progress,
+                 mininterval=0.5 if sys.stderr.isatty() else 30) as bar:
+        pending = collections.deque()    # (chunk, fingerprint job), oldest first
+        for chunk in _chunks(_triples(structures), chunk_size):
+            atoms = [item for _, _, item in chunk if _is_atoms(item)]
+            names = [f"{s} #{i}" if s else f"structure {i}" for s, i, item in chunk if _is_atoms(item)]
+            pending.append((chunk, fingerprinter.submit(atoms, names)))
+            while pending and (len(pending) > fingerprinter.ahead or pending[0][1].ready()):
+                results = _classified(loaded, *pending.popleft())
+                bar.update(len(results))
+                yield from results
+        while pending:
+            results = _classified(loaded, *pending.popleft())
+            bar.update(len(results))
+            yield from results
+
+
+def _is_atoms(item) -> bool:
+    from ase import Atoms
+
+    return isinstance(item, Atoms)
+
+
+def _triples(structures):
+    """``(source, index, atoms_or_error)`` for Atoms (source "", index = position) or triples."""
+    for position, item in enumerate(structures):
+        if _is_atoms(item):
+            yield "", position, item
+        else:
+            source, index, atoms = item
+            yield str(source), int(index), atoms
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _classified(loaded: LoadedModel, chunk, job) -> list[Classification]:
+    """The Classifications of one chunk, once its fingerprints are done."""
+    fps, ok, failed = job.get()
+    probabilities = predict(loaded, fps)
+    found = dict(failed)                   # position among the chunk's Atoms -> message or probabilities
+    found.update(zip(ok.tolist(), probabilities))
+    out, position = [], 0
+    for source, index, item in chunk:
+        if _is_atoms(item):
+            result, position = found[position], position + 1
+        else:
+            result = str(item)
+        if isinstance(result, str):
+            out.append(Classification(label=None, probabilities={}, source=source, index=index, error=result))
+        else:
+            out.append(Classification(label=loaded.classes[int(np.argmax(result))],
+                                      probabilities={c: float(v) for c, v in zip(loaded.classes, result)},
+                                      source=source, index=index))
+    return out
+
+
+def _fingerprint_piece(job):
+    """Fingerprints of a slice of a chunk (in a worker or here): (fingerprints, ok, failed), with
+    the positions in ``ok`` and ``failed`` counted from the chunk's start."""
+    from .diffraction import fingerprints
+
+    start, atoms, names, params = job
+    batch = fingerprints(atoms, processes=1, names=names, progress=False, **params)
+    return batch.fingerprints, batch.ok + start, [(i + start, message) for i, message in batch.failed]
+
+
+class _Done:
+    """A fingerprint job already finished (no workers)."""
+
+    def __init__(self, result):
+        self.result = result
+
+    def ready(self) -> bool:
+        return True
+
+    def get(self):
+        return self.result
+
+
+class _Pieces:
+    """A chunk's fingerprint job split over the worker pool; ``get`` joins the pieces in order."""
+
+    def __init__(self, async_result):
+        self.async_result = async_result
+
+    def ready(self) -> bool:
+        return self.async_result.ready()
+
+    def get(self):
+        pieces = self.async_result.get()
+        fps = np.concatenate([p[0] for p in pieces])
+        ok = np.concatenate([p[1] for p in pieces])
+        return fps, ok, [f for p in pieces for f in p[2]]
+
+
+class _Fingerprinter:
+    """Fingerprints chunks here (``processes`` 1) or on a fork pool of ``processes`` workers that
+    lives as long as the ``with`` block (started on the first chunk of two or more structures).
+    ``ahead``: chunks that may wait unfinished while the next ones are read (1 with workers)."""
+
+    def __init__(self, processes: int, params: dict):
+        self.processes, self.params, self.pool = max(1, int(processes)), params, None
+        self.ahead = 1 if self.processes > 1 else 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+        return False
+
+    def submit(self, atoms: list, names: list):
+        if self.processes == 1 or len(atoms) < 2:
+            return _Done(_fingerprint_piece((0, atoms, names, self.params)))
+        if self.pool is None:
+            import multiprocessing as mp
+
+            from .diffraction import _kernels
+
+            _kernels()  # compile (or load) the kernels once, before the workers fork
+            self.pool = mp.get_context("fork").Pool(self.processes)
+        size = -(-len(atoms) // (4 * self.processes))   # four pieces per worker: even loads
+        pieces = [(start, atoms[start:start + size], names[start:start + size], self.params)
+                  for start in range(0, len(atoms), size)]
+        return _Pieces(self.pool.map_async(_fingerprint_piece, pieces, chunksize=1))

@@ -63,16 +63,18 @@ SEARCH_RADIUS = 3.3
 #: bin width of the neighbour-vector histogram, in nearest-neighbour distances
 HISTOGRAM_BIN = 0.1
 
-#: a cluster of neighbour vectors is a translation when at least this share of atoms (corrected for
-#: the piece's surface) takes part in it, relative to the best-populated cluster
-TRANSLATION_SHARE = 0.72
+#: a candidate is a translation when the share of atoms that repeat along it is at least this
+#: fraction of the best candidate's; the second value is tried when the first gives no lattice (in
+#: stackings such as alpha-Sm's, vectors between sites are shared by 2/3 of the atoms)
+TRANSLATION_SHARES = (0.72, 0.85)
 
 #: the frame search is tried with its tolerances (capture radius of a translation, integer test
 #: of a basis, site radius) scaled by each of these in turn: the first for thermal noise up to about
 #: 8 % of the neighbour distance, the second for noisier structures
 TOLERANCES = (1.0, 1.6)
 
-#: spglib's tolerance on the refined lattice, in nearest-neighbour distances
+#: spglib's largest tolerance on the refined lattice, in nearest-neighbour distances (below it, the
+#: tolerance is 0.005 neighbour distances plus three times the lattice's own uncertainty)
 LATTICE_SYMPREC = 0.04
 
 #: at most this many images of a periodic cell are built (guards against nearly flat cells)
@@ -270,7 +272,8 @@ def _fit_average_crystal(positions: np.ndarray, basis: np.ndarray, scale: float,
 
     Each atom i is given a site k(i) and an integer cell n_i; then r_i = n_i . L + o_k(i) is solved
     for the lattice L (rows) and the site origins o_k, twice. Returns the lattice, the sites'
-    fractional positions, the share of atoms on each site and the number of atoms fitted.
+    fractional positions, the share of atoms on each site, the number of atoms fitted and the
+    root-mean-square distance (Angstrom) of the atoms from their sites.
     """
     order = np.argsort(np.linalg.norm(positions - positions.mean(axis=0), axis=1))
     positions = positions[order]            # central atoms first: they seed the sites
@@ -296,9 +299,11 @@ def _fit_average_crystal(positions: np.ndarray, basis: np.ndarray, scale: float,
             raise NoCrystalFrame("the atoms do not span a three-dimensional lattice")
         solution, *_ = np.linalg.lstsq(design, positions[near][on_site], rcond=None)
         lattice, origins = solution[:3], solution[3:]
+        residual = positions[near][on_site] - design @ solution
     shares = counts[major] / int(near.sum())
     site_frac = np.mod((origins - origins[0]) @ np.linalg.inv(lattice), 1.0)
-    return lattice, site_frac, shares, int(on_site.sum())
+    rms = float(np.sqrt(np.mean(np.sum(residual**2, axis=1))))
+    return lattice, site_frac, shares, int(on_site.sum()), rms
 
 
 def _ideal_nn_distance(lattice: np.ndarray, sites: np.ndarray) -> float:
@@ -313,9 +318,10 @@ def _ideal_nn_distance(lattice: np.ndarray, sites: np.ndarray) -> float:
     return best
 
 
-def _frame_rotation(lattice: np.ndarray, nn: float) -> np.ndarray:
+def _frame_rotation(lattice: np.ndarray, symprec: float) -> np.ndarray:
     """Rotation (3, 3) that brings the lattice into spglib's standard orientation of its Bravais
-    lattice (conventional axes along x, y, z; hexagonal a along x, c along z)."""
+    lattice (conventional axes along x, y, z; hexagonal a along x, c along z), found by spglib
+    at tolerance ``symprec`` (Angstrom)."""
     import warnings
 
     import spglib
@@ -323,7 +329,7 @@ def _frame_rotation(lattice: np.ndarray, nn: float) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="spglib")
         dataset = spglib.get_symmetry_dataset((lattice, [[0.0, 0.0, 0.0]], [1]),
-                                              symprec=LATTICE_SYMPREC * nn)
+                                              symprec=symprec)
     if dataset is None:
         raise NoCrystalFrame("spglib finds no symmetry in the lattice")
     rotation = np.asarray(dataset.std_rotation_matrix)
@@ -373,36 +379,43 @@ def _piece(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
 def crystal_frame(atoms: Atoms) -> CrystalFrame:
     """Find the lattice, frame and length scale of the crystal behind ``atoms`` (see module doc).
 
-    The search runs with each of :data:`TOLERANCES` in turn and keeps the first that succeeds.
+    The search runs with each of :data:`TOLERANCES` and :data:`TRANSLATION_SHARES` in turn and keeps
+    the first that succeeds; the error reported is the first search's.
     Raises :class:`NoCrystalFrame` when there is no lattice to be found.
     """
     positions, _ = _piece(atoms)
+    d, _ = cKDTree(positions).query(positions, k=min(2, len(positions)))
+    scale = float(np.median(d[:, -1]))
+    if len(positions) > 1 and not scale > 1e-6:
+        raise StructureError("atoms coincide: the median nearest-neighbour distance is zero")
     if len(positions) < 8:
         raise NoCrystalFrame(f"{len(positions)} atoms are too few to find a lattice")
-    d, _ = cKDTree(positions).query(positions, k=2)
-    scale = float(np.median(d[:, 1]))
-    if not scale > 1e-6:
-        raise StructureError("atoms coincide: the median nearest-neighbour distance is zero")
+    failure = None
     for tolerance in TOLERANCES:
-        try:
-            return _frame_at(atoms, positions, scale, tolerance)
-        except NoCrystalFrame as exc:
-            failure = exc
+        for share in TRANSLATION_SHARES:
+            try:
+                return _frame_at(atoms, positions, scale, tolerance, share)
+            except NoCrystalFrame as exc:
+                failure = failure or exc
     raise failure
 
 
-def _frame_at(atoms: Atoms, positions: np.ndarray, scale: float, tolerance: float) -> CrystalFrame:
+def _frame_at(atoms: Atoms, positions: np.ndarray, scale: float, tolerance: float,
+              share: float) -> CrystalFrame:
     translations, shares = _translation_candidates(positions, scale, tolerance)
-    lattice_like = translations[shares >= TRANSLATION_SHARE * shares.max()]
+    lattice_like = translations[shares >= share * shares.max()]
     basis = _primitive_basis(lattice_like, scale, tolerance)
-    basis, sites, site_shares, n_fitted = _fit_average_crystal(positions, basis, scale, tolerance)
+    basis, sites, site_shares, n_fitted, rms = _fit_average_crystal(positions, basis, scale, tolerance)
     if site_shares.sum() < 0.6:
         raise NoCrystalFrame(f"only {site_shares.sum():.0%} of the atoms sit on the lattice found")
     nn = _ideal_nn_distance(basis, sites)
     if nn < 0.75 * scale:
         raise NoCrystalFrame(f"the lattice found puts sites {nn:.3g} A apart, closer than the atoms' "
                              f"typical neighbours ({scale:.3g} A)")
-    rotation = _frame_rotation(basis, nn)
+    # the lattice is known to about rms / sqrt(n_fitted): spglib's tolerance follows that, so that
+    # a lattice close to a more symmetric one (bct with c/a near sqrt 2, near fcc) keeps its own
+    symprec = min(LATTICE_SYMPREC * nn, 0.005 * nn + 3 * rms / math.sqrt(n_fitted))
+    rotation = _frame_rotation(basis, symprec)
     centre = positions.mean(axis=0) if not atoms.pbc.all() else np.zeros(3)
     return CrystalFrame(basis, sites, site_shares, nn, rotation, centre, n_fitted)
 
@@ -441,7 +454,7 @@ def exact_frame(cell: Atoms) -> CrystalFrame:
     from .structures import mean_nn_distance
 
     nn = mean_nn_distance(cell)
-    rotation = _frame_rotation(_primitive_lattice(cell), nn)
+    rotation = _frame_rotation(_primitive_lattice(cell), 0.005 * nn)
     return CrystalFrame(cell.cell.array.copy(), cell.get_scaled_positions(wrap=True),
                         np.full(len(cell), 1 / len(cell)), nn, rotation, np.zeros(3), len(cell))
 

@@ -28,10 +28,19 @@ def test_the_shipped_model_is_small_and_described(shipped):
     assert SHIPPED_MODEL.stat().st_size <= 5_000_000
     assert shipped.classes == CLASSES_7
     assert shipped.fingerprint == {"mask_inner_px": 5, "mask_outer_px": None, "z_shift": 2,
-                                   "angle_deg": 45.0, "target_atoms": 250}
+                                   "angle_deg": 45.0, "target_atoms": 250, "preprocessing": "crystal_frame"}
     meta = json.loads(SHIPPED_MODEL.with_suffix(".json").read_text())
-    assert meta["training_data"]["preset"] == "paper"
-    assert meta["training_data"]["n_train"] + meta["training_data"]["n_validation"] == 10517
+    assert meta["training_data"]["preset"] == "robust"
+    assert sum(meta["training_data"]["counts"].values()) == 5900
+    assert meta["training_data"]["augmented"]["n"] > 0
+
+
+def test_the_papers_model_is_kept_by_name():
+    """The paper preset's network (its pre-processing recorded as paper2018) loads as 'paper2018'."""
+    paper = load_model("paper2018")
+    assert paper.fingerprint["preprocessing"] == "paper2018"
+    assert paper.metadata["training_data"]["preset"] == "paper"
+    assert paper.metadata["training_data"]["n_train"] + paper.metadata["training_data"]["n_validation"] == 10517
 
 
 def test_dcdft_crystals_of_the_seven_classes(shipped):
@@ -45,10 +54,15 @@ def test_dcdft_crystals_of_the_seven_classes(shipped):
 
 
 def test_dcdft_crystals_outside_the_classes_do_not_crash(shipped):
+    """Each gets a class or, where no lattice can be found, a clear error naming it."""
     _, outside = dcdft_in_classes()
     results = classify([atoms for _, atoms, _ in outside], shipped)
-    assert all(r.error is None and r.label in CLASSES_7 for r in results)
-    assert all(abs(sum(r.probabilities.values()) - 1) < 1e-4 for r in results)
+    for r in results:
+        if r.error is not None:
+            assert r.label is None and f"structure {r.index}" in r.error
+        else:
+            assert r.label in CLASSES_7 and abs(sum(r.probabilities.values()) - 1) < 1e-4
+    assert sum(r.error is None for r in results) >= len(results) // 2
 
 
 def test_shipped_model_through_the_default_api():
@@ -67,8 +81,45 @@ def test_shipped_model_through_the_default_api():
 def test_real_crystals_with_defects(shipped):
     table = real_crystal_predictions(shipped, displacements=[2], vacancies=[25], copies=1, seed=1)
     assert len(table) == 61 * 3 and set(table["defect"]) == {"pristine", "displacements", "vacancies"}
-    assert (table["predicted"] != "error").all() and table["detail"].between(0, 1).all()
     fair = table[table["fair"]]
+    assert (fair["predicted"] != "error").all() and fair["detail"].between(0, 1).all()
     inside = {name for name, _, _ in dcdft_crystals(CLASSES_7)}
     assert set(fair["structure"]) == inside - set(OTHER_STRUCTURE_TYPES)
     assert (fair["predicted"] == fair["label"]).mean() >= 0.98
+
+
+def test_same_crystal_same_answer_on_what_users_bring(shipped):
+    """The inputs on which the paper's pre-processing was confidently wrong: noisy supercells of
+    primitive cells, a noisy conventional supercell, a small non-periodic cube, rotated clusters."""
+    from ase import Atoms
+    from ase.build import bulk
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(3)
+
+    def noisy(atoms, sigma):
+        atoms = atoms.copy()
+        atoms.positions += rng.normal(0, sigma, atoms.positions.shape)
+        return atoms
+
+    def rotated_cluster(crystal, radius):
+        big = crystal.repeat(12)
+        centre = big.positions.mean(axis=0)
+        keep = np.linalg.norm(big.positions - centre, axis=1) < radius
+        return Atoms(big.numbers[keep], (big.positions[keep] - centre) @ Rotation.random(random_state=1).as_matrix().T)
+
+    cube = bulk("Fe", "bcc", a=2.87, cubic=True).repeat(4)
+    cube.pbc = False
+    cases = [
+        ("fcc", noisy(bulk("Cu", "fcc", a=3.61).repeat((5, 5, 10)), 0.001)),
+        ("bcc", noisy(bulk("Fe", "bcc", a=2.87).repeat((6, 6, 6)), 0.001)),
+        ("diam", noisy(bulk("Si", "diamond", a=5.43).repeat((6, 6, 6)), 0.001)),
+        ("bcc", noisy(bulk("Fe", "bcc", a=2.87, cubic=True).repeat(4), 0.05)),
+        ("bcc", cube),
+        ("fcc", rotated_cluster(bulk("Cu", "fcc", a=3.61), 12.0)),
+        ("bcc", rotated_cluster(bulk("Fe", "bcc", a=2.87), 10.0)),
+        ("diam", rotated_cluster(bulk("Si", "diamond", a=5.43), 14.0)),
+    ]
+    results = classify([atoms for _, atoms in cases], shipped)
+    wrong = [(label, r.label, r.error) for (label, _), r in zip(cases, results) if r.label != label]
+    assert not wrong, wrong
