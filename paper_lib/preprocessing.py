@@ -56,9 +56,10 @@ PIECE_ATOMS = 600
 #: atoms nearest the centre of the piece whose neighbour vectors are searched for translations
 CENTRAL_ATOMS = 48
 
-#: neighbour vectors up to this many nearest-neighbour distances are searched for translations
-#: (the longest primitive translation among the seven classes' prototypes is 2.5 d_nn, in alpha-Sm)
-SEARCH_RADIUS = 3.3
+#: neighbour vectors up to these many nearest-neighbour distances are searched for translations, the
+#: shorter first (enough for most lattices, and 3.5 times fewer candidates); the longest primitive
+#: translation among the seven classes' prototypes is 2.5 d_nn, in alpha-Sm
+SEARCH_RADII = (2.2, 3.3)
 
 #: bin width of the neighbour-vector histogram, in nearest-neighbour distances
 HISTOGRAM_BIN = 0.1
@@ -135,10 +136,11 @@ def _overlap(distance: np.ndarray, radius: float) -> np.ndarray:
     return 1 - 0.75 * x + x**3 / 16
 
 
-def _translation_candidates(positions: np.ndarray, scale: float, tolerance: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def _translation_candidates(positions: np.ndarray, scale: float, tolerance: float = 1.0,
+                            radius: float = SEARCH_RADII[-1]) -> tuple[np.ndarray, np.ndarray]:
     """Candidate translations (K, 3) in Angstrom and the share of atoms that repeat along each.
 
-    Every neighbour of the two most central atoms within :data:`SEARCH_RADIUS` neighbour distances
+    Every neighbour of the two most central atoms within ``radius`` neighbour distances
     is a candidate v (folded into a half-space: v and -v are the same translation). For the
     :data:`CENTRAL_ATOMS` atoms nearest the centre, r + v and r - v are looked up: an atom within
     0.3 ``tolerance`` neighbour distances is a hit, one within 1.2 says that the point lies inside the structure.
@@ -151,7 +153,7 @@ def _translation_candidates(positions: np.ndarray, scale: float, tolerance: floa
     central = positions[order[:CENTRAL_ATOMS]]
     # the neighbours of the two most central atoms, in both directions (a vacancy at r + v
     # leaves r - v), folded into one half-space; near-duplicates count once
-    vectors = np.concatenate([positions[tree.query_ball_point(origin, SEARCH_RADIUS * scale)] - origin
+    vectors = np.concatenate([positions[tree.query_ball_point(origin, radius * scale)] - origin
                               for origin in positions[order[:2]]])
     vectors = vectors[np.linalg.norm(vectors, axis=1) > 0.5 * scale]
     first = np.argmax(np.abs(vectors) > 1e-3 * scale, axis=1)
@@ -379,8 +381,9 @@ def _piece(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
 def crystal_frame(atoms: Atoms) -> CrystalFrame:
     """Find the lattice, frame and length scale of the crystal behind ``atoms`` (see module doc).
 
-    The search runs with each of :data:`TOLERANCES` and :data:`TRANSLATION_SHARES` in turn and keeps
-    the first that succeeds; the error reported is the first search's.
+    The search runs with each of :data:`TOLERANCES`, :data:`SEARCH_RADII` and
+    :data:`TRANSLATION_SHARES` in turn and keeps the first that succeeds; the error reported is the
+    first search's.
     Raises :class:`NoCrystalFrame` when there is no lattice to be found.
     """
     positions, _ = _piece(atoms)
@@ -392,17 +395,18 @@ def crystal_frame(atoms: Atoms) -> CrystalFrame:
         raise NoCrystalFrame(f"{len(positions)} atoms are too few to find a lattice")
     failure = None
     for tolerance in TOLERANCES:
-        for share in TRANSLATION_SHARES:
-            try:
-                return _frame_at(atoms, positions, scale, tolerance, share)
-            except NoCrystalFrame as exc:
-                failure = failure or exc
+        for radius in SEARCH_RADII:
+            for share in TRANSLATION_SHARES:
+                try:
+                    return _frame_at(atoms, positions, scale, tolerance, radius, share)
+                except NoCrystalFrame as exc:
+                    failure = failure or exc
     raise failure
 
 
-def _frame_at(atoms: Atoms, positions: np.ndarray, scale: float, tolerance: float,
+def _frame_at(atoms: Atoms, positions: np.ndarray, scale: float, tolerance: float, radius: float,
               share: float) -> CrystalFrame:
-    translations, shares = _translation_candidates(positions, scale, tolerance)
+    translations, shares = _translation_candidates(positions, scale, tolerance, radius)
     lattice_like = translations[shares >= share * shares.max()]
     basis = _primitive_basis(lattice_like, scale, tolerance)
     basis, sites, site_shares, n_fitted, rms = _fit_average_crystal(positions, basis, scale, tolerance)

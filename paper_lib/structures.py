@@ -272,6 +272,10 @@ def nearest_neighbour_distances(atoms: Atoms) -> np.ndarray:
         radius = float(np.min(atoms.cell.lengths())) * (1 + 1e-9)
         spacings = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
         n = np.ceil(radius / spacings).astype(int)
+        n_images = len(atoms) * int(np.prod(2 * n + 1))
+        if n_images > 5_000_000:
+            raise StructureError(f"the cell is nearly flat: its nearest-neighbour search needs {n_images:.3g} "
+                                 "periodic images")
         shifts = np.stack(np.meshgrid(*[np.arange(-k, k + 1) for k in n], indexing="ij"), -1)
         images = (atoms.positions[None, :, :] + (shifts.reshape(-1, 3) @ cell)[:, None, :]).reshape(-1, 3)
         d, _ = cKDTree(images).query(atoms.positions, k=2)

@@ -114,3 +114,13 @@ def test_amorphous_input_has_no_crystal_frame():
     gas = Atoms("Ar300", positions=rng.uniform(0, 20, (300, 3)))
     with pytest.raises(NoCrystalFrame, match="bad.xyz #0"):
         prepare(gas, "crystal_frame", 250, name="bad.xyz #0")
+
+
+def test_a_nearly_flat_cell_is_refused_by_the_papers_preprocessing_too():
+    """A sheared cell whose third vector is long but whose planes are 1e-4 A apart (once a
+    MemoryError that killed the batch)."""
+    flat = Atoms("Cu2", positions=[(0, 0, 0), (1.3, 1.3, 0)],
+                 cell=[[2.6, 0, 0], [0, 2.6, 0], [0, 2.59, 1e-4]], pbc=True)
+    for method in ("paper2018", "crystal_frame"):
+        with pytest.raises(StructureError, match="bad.cif #0"):
+            prepare(flat, method, 250, name="bad.cif #0")
