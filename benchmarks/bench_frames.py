@@ -11,7 +11,8 @@ with the ideal crystal's:
 
 * misorientation: the largest angle between a recovered lattice vector and the nearest ideal lattice
   vector of the same length (degrees);
-* length error: |d_nn found / d_nn ideal - 1|.
+* length error: |d_nn found / d_nn ideal - 1|, d_nn being the shortest distance between sites of
+  the crystal (noise levels are in units of it too).
 
 alpha-As (A7) is a small distortion of simple cubic: its pseudo-cubic lattice is found, a consistent
 choice the network is trained on, so its angles are not scored. The reference timed in the same run
@@ -71,8 +72,8 @@ def main() -> None:
     for name, proto in PROTOTYPES.items():
         for _ in range(args.replicas):
             primitive, _ = proto.build("Cu", 2.5, rng)
-            d_nn = mean_nn_distance(primitive)
             ideal = exact_frame(primitive)
+            d_nn = ideal.nn_distance            # the ideal crystal's nearest-neighbour distance
             ideal_lattice = ideal.lattice @ ideal.rotation.T
             for form, atoms in forms(primitive, rng):
                 for sigma, eta in itertools.product((0, 2, 5, 8), (0, 30)):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 
@@ -24,11 +23,18 @@ def table(results: Path) -> pd.DataFrame:
 
     predictions = pd.read_csv(results / "predictions.csv")
     failed = set(int(i) for i in read_fingerprints(results / "fingerprints.h5", with_fingerprints=False)["failed_row_id"])
+    import json
+
+    # pristine accuracy is over the held-out validation structures only (as in `evaluate`)
+    validation = set(json.loads((results / "model.json").read_text())["training_data"]["validation_sids"])
     rows = [{"defect": r.defect, "level": float(r.level), "label": r.label}
-            for r in connect(results / "structures.db").select() if r.id in failed]
+            for r in connect(results / "structures.db").select()
+            if r.id in failed and (r.defect != "pristine" or r.sid in validation)]
     failed = pd.DataFrame(rows, columns=["defect", "level", "label"])
     out = []
-    for (defect, level), group in predictions.groupby(["defect", "level"]):
+    levels = sorted(set(zip(predictions.defect, predictions.level)) | set(zip(failed.defect, failed.level)))
+    for defect, level in levels:
+        group = predictions[(predictions.defect == defect) & (predictions.level == level)]
         lost = failed[(failed.defect == defect) & (failed.level == level)]
         n = len(group) + len(lost)
         right = int((group.predicted == group.label).sum())

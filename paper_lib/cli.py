@@ -7,6 +7,16 @@ import time
 from pathlib import Path
 
 
+def _at_least_two(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {value}")
+    return value
+
+
 def _shard(text: str) -> tuple[int, int]:
     try:
         k, n = (int(x) for x in text.split("/"))
@@ -125,12 +135,19 @@ def _row_block(db_path, shard):
     return first + size * k // n, first + size * (k + 1) // n
 
 
-def fingerprint_options(args) -> dict:
-    """The fingerprint keywords given on the command line (defaults: the seed's)."""
+def fingerprint_options(args, rows=()) -> dict:
+    """The fingerprint keywords given on the command line (defaults: the seed's). The
+    pre-processing and its cluster size, when not given, are those the database rows record (the
+    ``structures`` stage writes them for a preset that is not ``paper2018``)."""
     options = {"mask_inner_px": args.mask_inner_px, "mask_outer_px": args.mask_outer_px,
                "z_shift": args.z_shift, "angle_deg": args.angle_deg}
-    if args.preprocessing != "paper2018":    # files of the paper's runs keep their parameters
-        options.update(preprocessing=args.preprocessing, target_atoms=args.target_atoms)
+    recorded = {(keys.get("preprocessing", "paper2018"), keys.get("target_atoms")) for _, _, keys in rows}
+    if len(recorded) > 1:
+        raise ValueError(f"{args.db}: its rows were made with different pre-processing: {sorted(map(str, recorded))}")
+    method, target = recorded.pop() if recorded else ("paper2018", None)
+    method = args.preprocessing or method
+    if method != "paper2018":    # files of the paper's runs keep their parameters
+        options.update(preprocessing=method, target_atoms=args.target_atoms or target or 250)
     return options
 
 
@@ -146,7 +163,7 @@ def cmd_fingerprints(args) -> int:
         raise FileNotFoundError(f"{args.db}: no such structure database")
     first, stop = _row_block(args.db, args.shard)
     rows = list(read_structures(args.db, f"id>={first},id<{stop}") if stop > first else [])
-    options = fingerprint_options(args)
+    options = fingerprint_options(args, rows)
     start = time.perf_counter()
     names = [f"{args.db} row {row_id}" for row_id, _, _ in rows]
     # database rows are finite clusters already (pbc False): the paper's pre-processing takes them
@@ -211,6 +228,9 @@ def cmd_train(args) -> int:
     if len(data["label"]) == 0:
         raise ValueError("the fingerprint files hold no pristine structure to train on")
     params = {**DEFAULT_FINGERPRINT, "target_atoms": preset.target_atoms, **data["fingerprint_params"]}
+    if params["preprocessing"] != preset.preprocessing:
+        raise ValueError(f"{', '.join(args.fingerprints)}: made with the {params['preprocessing']} pre-processing, "
+                         f"but {args.config} asks for {preset.preprocessing}")
     augment = None
     if args.augment:
         extra = load_fingerprint_set(args.augment)
@@ -333,6 +353,9 @@ def cmd_baselines(args) -> int:
     from .io import atomic_path, read_structures
 
     preset = config.load(args.config)
+    if preset.preprocessing != "paper2018":
+        raise ValueError(f"{args.config}: the baselines read the paper's periodic supercells; the "
+                         f"{preset.preprocessing} pre-processing stores spherical clusters")
     methods = tuple(args.methods or METHODS)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
@@ -511,11 +534,15 @@ def _add_fingerprint_options(p) -> None:
     p.add_argument("--z-shift", type=int, default=Z_SHIFT, help=f"raise Z by this (default {Z_SHIFT})")
     p.add_argument("--angle-deg", type=float, default=ANGLE_DEG,
                    help=f"rotation about x, y, z per channel (default {ANGLE_DEG:g} deg)")
-    p.add_argument("--preprocessing", choices=("paper2018", "crystal_frame"), default="paper2018",
+    from .preprocessing import METHODS
+
+    p.add_argument("--preprocessing", choices=METHODS,
                    help="paper2018 (the paper's; database rows taken as given) or crystal_frame "
-                        "(each row's own crystal frame and length scale, a sphere of --target-atoms)")
-    p.add_argument("--target-atoms", type=int, default=250,
-                   help="atoms of the average crystal in the cluster (crystal_frame only; default 250)")
+                        "(each row's own crystal frame and length scale, a sphere of --target-atoms); "
+                        "default: what the database rows record, else paper2018")
+    p.add_argument("--target-atoms", type=_at_least_two,
+                   help="atoms of the average crystal in the cluster (crystal_frame only; default: "
+                        "what the rows record, else 250)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -315,8 +315,9 @@ def fingerprint(atoms: Atoms, *, mask_inner_px: float | None = MASK_INNER_PX,
                 dtype=np.float32, name: str = "structure", preprocessing: str = PREPROCESSING) -> np.ndarray:
     """The (64, 64, 3) float32 diffraction fingerprint of ``atoms`` (METHOD.md section 2).
 
-    The cluster (see :func:`prepare_cluster`) is scaled to a mean nearest-neighbour distance of
-    1 Angstrom, its atomic numbers raised by ``z_shift``; channel c (red, green, blue) is the sum of
+    The cluster (see :func:`prepare_cluster`) is scaled to a nearest-neighbour distance of
+    1 Angstrom (the average crystal's, or with ``paper2018`` the mean), its atomic numbers raised by
+    ``z_shift``; channel c (red, green, blue) is the sum of
     the patterns of the cluster rotated by +/- ``angle_deg`` degrees about x, y, z. Pixels within
     ``mask_inner_px`` or beyond ``mask_outer_px`` pixels of the centre are zeroed in each pattern
     (the reference code's variant: ``mask_inner_px=10, mask_outer_px=30``), then the stack is

@@ -269,6 +269,9 @@ def load_model(path: str | Path | None = None, fingerprint_params: dict | None =
 
 def check_fingerprint_params(model_params: dict, data_params: dict, where) -> None:
     """Raise :class:`ModelError` if fingerprints were made with other parameters than the model's."""
+    # files and models from before pre-processing had a name used the paper's
+    model_params = {"preprocessing": "paper2018", **model_params}
+    data_params = {"preprocessing": "paper2018", **data_params}
     differ = {k: (model_params.get(k), data_params.get(k)) for k in set(model_params) | set(data_params)
               if k in data_params and k in model_params and model_params.get(k) != data_params.get(k)}
     if differ:
@@ -361,8 +364,8 @@ def classify(structures, model: str | Path | LoadedModel | None = None, *, proce
              sources=None) -> list[Classification] | Classification:
     """Classify one Atoms or a list of them with a trained model (default: the shipped one).
 
-    Periodic structures go through the training data's pre-processing (conventional cell,
-    replication toward 250 atoms); non-periodic ones are taken as finite clusters. Returns one
+    Each structure goes through the pre-processing the model was trained on (the shipped model:
+    ``crystal_frame``, its own crystal frame and length scale). Returns one
     :class:`Classification` for one Atoms, a list for a list; a structure that cannot be
     fingerprinted gets a Classification with ``error`` set and the others still run. ``sources``:
     one ``(source, index)`` per structure, for the results and the error messages. For long

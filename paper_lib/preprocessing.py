@@ -61,9 +61,6 @@ CENTRAL_ATOMS = 48
 #: translation among the seven classes' prototypes is 2.5 d_nn, in alpha-Sm
 SEARCH_RADII = (2.2, 3.3)
 
-#: bin width of the neighbour-vector histogram, in nearest-neighbour distances
-HISTOGRAM_BIN = 0.1
-
 #: a candidate is a translation when the share of atoms that repeat along it is at least this
 #: fraction of the best candidate's; the second value is tried when the first gives no lattice (in
 #: stackings such as alpha-Sm's, vectors between sites are shared by 2/3 of the atoms)
@@ -78,8 +75,15 @@ TOLERANCES = (1.0, 1.6)
 #: tolerance is 0.005 neighbour distances plus three times the lattice's own uncertainty)
 LATTICE_SYMPREC = 0.04
 
-#: at most this many images of a periodic cell are built (guards against nearly flat cells)
-MAX_IMAGES = 5_000_000
+#: a cell that needs more periodic images of each atom than this to fill the sphere is refused: it
+#: is nearly flat, or its atoms nearly coincide
+MAX_IMAGES_PER_ATOM = 100_000
+
+#: the fitted average crystal is accepted only if the atoms' root-mean-square distance from their
+#: sites is below this, in nearest-neighbour distances (thermal noise of 10 % of d_nn per component
+#: gives about 0.17), and each site holds at least ``MIN_ATOMS_PER_SITE`` atoms
+MAX_RMS = 0.25
+MIN_ATOMS_PER_SITE = 8
 
 
 class NoCrystalFrame(StructureError):
@@ -100,11 +104,13 @@ def _sphere_from_periodic(atoms: Atoms, n_atoms: int, radius: float | None = Non
     if radius is None:
         radius = (3 * n_atoms * volume / (4 * math.pi * len(atoms))) ** (1 / 3)
     spacings = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-    reach = np.ceil(radius / spacings + 0.5).astype(int)
-    n_images = len(atoms) * int(np.prod(2 * reach + 1))
-    if n_images > MAX_IMAGES:
+    # atoms are wrapped to within half a cell of the centre: the image k cells away is at least
+    # (|k| - 1/2) plane spacings from it
+    reach = np.maximum(0, np.ceil(radius / spacings - 0.5)).astype(int)
+    n_images = int(np.prod(2 * reach + 1))
+    if n_images > MAX_IMAGES_PER_ATOM:
         raise StructureError(f"the cell is nearly flat or its atoms nearly coincide: a sphere of "
-                             f"{radius:.3g} Angstrom needs {n_images:.3g} periodic images")
+                             f"{radius:.3g} Angstrom needs {n_images:.3g} periodic images of every atom")
     centre = 0.5 * cell.sum(axis=0)
     frac = np.linalg.solve(cell.T, (atoms.positions - centre).T).T
     frac -= np.round(frac)
@@ -118,23 +124,23 @@ def _sphere_from_periodic(atoms: Atoms, n_atoms: int, radius: float | None = Non
     return np.concatenate(positions), np.concatenate(numbers)
 
 
+def _middle(positions: np.ndarray) -> np.ndarray:
+    """The middle of a cluster (Angstrom): the coordinate-wise median, which a few stray atoms far
+    away do not move."""
+    return np.median(positions, axis=0)
+
+
 def _sphere_from_cluster(positions: np.ndarray, n_atoms: int) -> np.ndarray:
-    """Indices of the ``n_atoms`` atoms nearest the centroid of a finite cluster (all if fewer)."""
+    """Indices of the ``n_atoms`` atoms nearest the middle of a finite cluster (all if fewer)."""
     if len(positions) <= n_atoms:
         return np.arange(len(positions))
-    d2 = np.einsum("ij,ij->i", positions - positions.mean(axis=0), positions - positions.mean(axis=0))
-    return np.argpartition(d2, n_atoms)[:n_atoms]
+    shifted = positions - _middle(positions)
+    return np.argpartition(np.einsum("ij,ij->i", shifted, shifted), n_atoms)[:n_atoms]
 
 
 # --------------------------------------------------------------------------------------------
 # 2. The lattice
 # --------------------------------------------------------------------------------------------
-
-def _overlap(distance: np.ndarray, radius: float) -> np.ndarray:
-    """Share of a sphere of ``radius`` that overlaps its copy shifted by ``distance``."""
-    x = np.clip(np.asarray(distance) / radius, 0, 2)
-    return 1 - 0.75 * x + x**3 / 16
-
 
 def _translation_candidates(positions: np.ndarray, scale: float, tolerance: float = 1.0,
                             radius: float = SEARCH_RADII[-1]) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +155,7 @@ def _translation_candidates(positions: np.ndarray, scale: float, tolerance: floa
     its hits (twice), which removes the central atom's own displacement.
     """
     tree = cKDTree(positions)
-    order = np.argsort(np.linalg.norm(positions - positions.mean(axis=0), axis=1))
+    order = np.argsort(np.linalg.norm(positions - _middle(positions), axis=1))
     central = positions[order[:CENTRAL_ATOMS]]
     # the neighbours of the two most central atoms, in both directions (a vacancy at r + v
     # leaves r - v), folded into one half-space; near-duplicates count once
@@ -187,7 +193,7 @@ def _translation_candidates(positions: np.ndarray, scale: float, tolerance: floa
     return candidates[keep], shares[keep]
 
 
-def _primitive_basis(translations: np.ndarray, scale: float, tolerance: float = 1.0) -> np.ndarray:
+def _primitive_basis(translations: np.ndarray, tolerance: float = 1.0) -> np.ndarray:
     """Three short translations (rows) that span the smallest cell generating all the others.
 
     A cell smaller than 0.6 times the cube of the shortest translation is denser than any packing
@@ -229,8 +235,9 @@ def _assign_sites(frac: np.ndarray, lattice: np.ndarray, tolerance: float) -> tu
     Returns the site index of each atom and the sites' mean fractional positions (m, 3). The first
     atom seeds the first site; the first atom farther than ``tolerance`` (Angstrom) from every site
     seeds the next. Each site then moves to the mean of its members and the atoms are assigned
-    again (an atom goes to the first site within ``tolerance``), so that a seed that was itself
-    displaced does not split its site.
+    again (to the first site within ``tolerance``), twice, so that a seed that was itself displaced
+    does not split its site; sites that moved onto each other merge. Finally each atom goes to its
+    nearest site.
     """
     def distances(seeds):
         delta = frac[:, None, :] - np.asarray(seeds)[None, :, :]
@@ -273,11 +280,12 @@ def _fit_average_crystal(positions: np.ndarray, basis: np.ndarray, scale: float,
     """Least-squares fit of every atom to a lattice point plus a basis site.
 
     Each atom i is given a site k(i) and an integer cell n_i; then r_i = n_i . L + o_k(i) is solved
-    for the lattice L (rows) and the site origins o_k, twice. Returns the lattice, the sites'
+    for the lattice L (rows) and the site origins o_k, over atoms within 3 and 6 neighbour
+    distances of the centre, then over all of them, twice. Returns the lattice, the sites'
     fractional positions, the share of atoms on each site, the number of atoms fitted and the
     root-mean-square distance (Angstrom) of the atoms from their sites.
     """
-    order = np.argsort(np.linalg.norm(positions - positions.mean(axis=0), axis=1))
+    order = np.argsort(np.linalg.norm(positions - _middle(positions), axis=1))
     positions = positions[order]            # central atoms first: they seed the sites
     distance = np.linalg.norm(positions - positions[0], axis=1)
     lattice = basis
@@ -330,8 +338,10 @@ def _frame_rotation(lattice: np.ndarray, symprec: float) -> np.ndarray:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="spglib")
-        dataset = spglib.get_symmetry_dataset((lattice, [[0.0, 0.0, 0.0]], [1]),
-                                              symprec=symprec)
+        try:
+            dataset = spglib.get_symmetry_dataset((lattice, [[0.0, 0.0, 0.0]], [1]), symprec=symprec)
+        except Exception as exc:   # spglib >= 2.5 may raise SpglibError instead of returning None
+            raise NoCrystalFrame(f"spglib finds no symmetry in the lattice ({exc})") from None
     if dataset is None:
         raise NoCrystalFrame("spglib finds no symmetry in the lattice")
     rotation = np.asarray(dataset.std_rotation_matrix)
@@ -346,8 +356,9 @@ class CrystalFrame:
     ``lattice`` (3, 3) primitive translations as rows, ``sites`` (m, 3) fractional basis
     positions, ``site_shares`` the share of atoms found on each, ``nn_distance`` the
     nearest-neighbour distance of the average crystal, ``rotation`` (3, 3) the rotation into its
-    standard frame (``positions @ rotation.T``), ``centre`` (3,) the point clusters are cut around.
-    Lengths in Angstrom, in the input's Cartesian frame.
+    standard frame (``positions @ rotation.T``), ``centre`` (3,) the point clusters are cut around
+    (for a periodic input the cell centre, which is the origin of the piece the lattice was found
+    on), ``n_fitted`` the atoms fitted. Lengths in Angstrom, in the input's Cartesian frame.
     """
 
     def __init__(self, lattice, sites, site_shares, nn_distance, rotation, centre, n_fitted):
@@ -369,13 +380,13 @@ class CrystalFrame:
                 f"lattice lengths={np.round(np.linalg.norm(self.lattice, axis=1), 4).tolist()} A)")
 
 
-def _piece(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
-    """Positions and numbers of the bounded piece the frame is found on (centred at the origin for
-    periodic structures, at the centroid's neighbourhood for clusters)."""
+def _piece(atoms: Atoms) -> np.ndarray:
+    """Positions (Angstrom) of the bounded piece the frame is found on: for a periodic structure a
+    sphere around the cell centre, moved to the origin; for a cluster its atoms nearest the
+    centroid, where they are."""
     if atoms.pbc.all():
-        return _sphere_from_periodic(atoms, PIECE_ATOMS)
-    index = _sphere_from_cluster(atoms.positions, PIECE_ATOMS)
-    return atoms.positions[index], atoms.numbers[index]
+        return _sphere_from_periodic(atoms, PIECE_ATOMS)[0]
+    return atoms.positions[_sphere_from_cluster(atoms.positions, PIECE_ATOMS)]
 
 
 def crystal_frame(atoms: Atoms) -> CrystalFrame:
@@ -386,33 +397,47 @@ def crystal_frame(atoms: Atoms) -> CrystalFrame:
     first search's.
     Raises :class:`NoCrystalFrame` when there is no lattice to be found.
     """
-    positions, _ = _piece(atoms)
-    d, _ = cKDTree(positions).query(positions, k=min(2, len(positions)))
-    scale = float(np.median(d[:, -1]))
-    if len(positions) > 1 and not scale > 1e-6:
+    positions = _piece(atoms)
+    if len(positions) < 2:
+        raise NoCrystalFrame(f"{len(positions)} atom(s) are too few to find a lattice")
+    d, _ = cKDTree(positions).query(positions, k=2)
+    scale = float(np.median(d[:, 1]))
+    if not scale > 1e-6:
         raise StructureError("atoms coincide: the median nearest-neighbour distance is zero")
     if len(positions) < 8:
         raise NoCrystalFrame(f"{len(positions)} atoms are too few to find a lattice")
     failure = None
     for tolerance in TOLERANCES:
         for radius in SEARCH_RADII:
+            try:
+                candidates = _translation_candidates(positions, scale, tolerance, radius)
+            except NoCrystalFrame as exc:
+                failure = failure or exc
+                continue
             for share in TRANSLATION_SHARES:
                 try:
-                    return _frame_at(atoms, positions, scale, tolerance, radius, share)
+                    return _frame_at(atoms, positions, scale, tolerance, candidates, share)
                 except NoCrystalFrame as exc:
                     failure = failure or exc
     raise failure
 
 
-def _frame_at(atoms: Atoms, positions: np.ndarray, scale: float, tolerance: float, radius: float,
+def _frame_at(atoms: Atoms, positions: np.ndarray, scale: float, tolerance: float, candidates,
               share: float) -> CrystalFrame:
-    translations, shares = _translation_candidates(positions, scale, tolerance, radius)
+    """One try of the frame search (see :func:`crystal_frame`) on ``candidates`` (translations and
+    their shares), with translations at least ``share`` of the best candidate's."""
+    translations, shares = candidates
     lattice_like = translations[shares >= share * shares.max()]
-    basis = _primitive_basis(lattice_like, scale, tolerance)
+    basis = _primitive_basis(lattice_like, tolerance)
     basis, sites, site_shares, n_fitted, rms = _fit_average_crystal(positions, basis, scale, tolerance)
     if site_shares.sum() < 0.6:
         raise NoCrystalFrame(f"only {site_shares.sum():.0%} of the atoms sit on the lattice found")
+    if n_fitted < MIN_ATOMS_PER_SITE * len(sites):
+        raise NoCrystalFrame(f"{n_fitted} atoms on {len(sites)} site(s) are too few to establish a lattice")
     nn = _ideal_nn_distance(basis, sites)
+    if rms > MAX_RMS * nn:
+        raise NoCrystalFrame(f"the atoms sit {rms / nn:.2f} neighbour distances (rms) from the lattice "
+                             f"found: no crystal")
     if nn < 0.75 * scale:
         raise NoCrystalFrame(f"the lattice found puts sites {nn:.3g} A apart, closer than the atoms' "
                              f"typical neighbours ({scale:.3g} A)")
@@ -420,7 +445,12 @@ def _frame_at(atoms: Atoms, positions: np.ndarray, scale: float, tolerance: floa
     # a lattice close to a more symmetric one (bct with c/a near sqrt 2, near fcc) keeps its own
     symprec = min(LATTICE_SYMPREC * nn, 0.005 * nn + 3 * rms / math.sqrt(n_fitted))
     rotation = _frame_rotation(basis, symprec)
-    centre = positions.mean(axis=0) if not atoms.pbc.all() else np.zeros(3)
+    # clusters are cut around the atom nearest the piece's middle; periodic ones around the cell
+    # centre (the piece's origin)
+    if atoms.pbc.all():
+        centre = np.zeros(3)
+    else:
+        centre = positions[np.argmin(np.linalg.norm(positions - _middle(positions), axis=1))]
     return CrystalFrame(basis, sites, site_shares, nn, rotation, centre, n_fitted)
 
 
@@ -448,6 +478,9 @@ def _cluster_in_frame(atoms: Atoms, frame: CrystalFrame, target_atoms: int) -> A
         shifted = atoms.positions - frame.centre
         inside = np.einsum("ij,ij->i", shifted, shifted) <= radius * radius
         positions, numbers = shifted[inside], atoms.numbers[inside]
+    if len(positions) < 0.3 * min(target_atoms, len(atoms)):
+        raise NoCrystalFrame(f"the sphere around the crystal's centre holds only {len(positions)} atoms: the "
+                             "structure is not one compact crystal")
     positions = positions @ frame.rotation.T / frame.nn_distance
     return Atoms(numbers=numbers, positions=positions, pbc=False)
 
@@ -455,12 +488,11 @@ def _cluster_in_frame(atoms: Atoms, frame: CrystalFrame, target_atoms: int) -> A
 def exact_frame(cell: Atoms) -> CrystalFrame:
     """The :class:`CrystalFrame` of a pristine periodic ``cell``, read off the cell itself: its
     lattice (the cell, which need not be primitive), its atoms as the sites."""
-    from .structures import mean_nn_distance
-
-    nn = mean_nn_distance(cell)
+    sites = cell.get_scaled_positions(wrap=True)
+    nn = _ideal_nn_distance(cell.cell.array, sites)
     rotation = _frame_rotation(_primitive_lattice(cell), 0.005 * nn)
-    return CrystalFrame(cell.cell.array.copy(), cell.get_scaled_positions(wrap=True),
-                        np.full(len(cell), 1 / len(cell)), nn, rotation, np.zeros(3), len(cell))
+    return CrystalFrame(cell.cell.array.copy(), sites, np.full(len(cell), 1 / len(cell)), nn, rotation,
+                        np.zeros(3), len(cell))
 
 
 def _primitive_lattice(cell: Atoms) -> np.ndarray:
@@ -519,4 +551,8 @@ def prepare(atoms: Atoms, method: str = DEFAULT, target_atoms: int | None = 250,
         cluster.pbc = False
         return scale_to_unit_nn(cluster)
     except StructureError as exc:
-        raise type(exc)(f"{name}: {exc}") from None
+        note = (" (periodic along some axes only: taken as a finite cluster)"
+                if atoms.pbc.any() and not periodic else "")
+        raise type(exc)(f"{name}: {exc}{note}") from None
+    except (MemoryError, ArithmeticError, IndexError, np.linalg.LinAlgError) as exc:
+        raise StructureError(f"{name}: the pre-processing failed ({type(exc).__name__}: {exc})") from None

@@ -57,6 +57,10 @@ CHECK_SYMPRECS = (1e-5,)
 #: tolerance (Angstrom) used to find the standard conventional cell in pre-processing
 STANDARDIZE_SYMPREC = 1e-3
 
+#: a periodic cell whose neighbour search needs more images of each atom than this is refused as
+#: nearly flat (its atoms would nearly coincide)
+MAX_IMAGES_PER_ATOM = 100_000
+
 
 def merged_label(label8: str) -> str:
     """The paper's 7-class label of an 8-class label (hex and rh become ``hex/rh``)."""
@@ -272,10 +276,10 @@ def nearest_neighbour_distances(atoms: Atoms) -> np.ndarray:
         radius = float(np.min(atoms.cell.lengths())) * (1 + 1e-9)
         spacings = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
         n = np.ceil(radius / spacings).astype(int)
-        n_images = len(atoms) * int(np.prod(2 * n + 1))
-        if n_images > 5_000_000:
+        n_images = int(np.prod(2 * n + 1))
+        if n_images > MAX_IMAGES_PER_ATOM:
             raise StructureError(f"the cell is nearly flat: its nearest-neighbour search needs {n_images:.3g} "
-                                 "periodic images")
+                                 "periodic images of every atom")
         shifts = np.stack(np.meshgrid(*[np.arange(-k, k + 1) for k in n], indexing="ij"), -1)
         images = (atoms.positions[None, :, :] + (shifts.reshape(-1, 3) @ cell)[:, None, :]).reshape(-1, 3)
         d, _ = cKDTree(images).query(atoms.positions, k=2)
@@ -389,6 +393,8 @@ def pristine_of(preset, sid: int) -> tuple[Atoms, dict]:
                                        preprocessing=preset.preprocessing)
     if preset.split_hex_rh:
         record["label"] = record["label8"]
+    if preset.preprocessing != "paper2018":   # the fingerprint stage reads these from the rows
+        record.update(preprocessing=preset.preprocessing, target_atoms=preset.target_atoms)
     return atoms, record
 
 

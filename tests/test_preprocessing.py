@@ -124,3 +124,35 @@ def test_a_nearly_flat_cell_is_refused_by_the_papers_preprocessing_too():
     for method in ("paper2018", "crystal_frame"):
         with pytest.raises(StructureError, match="bad.cif #0"):
             prepare(flat, method, 250, name="bad.cif #0")
+
+
+@pytest.mark.parametrize("n", [16, 20, 30, 40, 300])
+def test_random_gas_gets_no_crystal_frame(n):
+    """Random points (a gas) of any size: no lattice, so no class, in every one of 5 draws."""
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        gas = Atoms(f"Ar{n}", positions=rng.uniform(0, (n / 0.05) ** (1 / 3), (n, 3)))
+        with pytest.raises(NoCrystalFrame):
+            crystal_frame(gas)
+
+
+def test_a_stray_atom_far_away_does_not_move_the_cut():
+    rng = np.random.default_rng(4)
+    crystal = _sphere(bulk("Cu", "fcc", a=3.61), 12.0, Rotation.random(random_state=2).as_matrix())
+    crystal.positions += rng.normal(0, 0.05, crystal.positions.shape)
+    stray = crystal + Atoms("Cu", positions=[(1e4, 0, 0)])
+    a, b = crystal_frame_cluster(crystal, 250), crystal_frame_cluster(stray, 250)
+    assert abs(len(a) - len(b)) <= 2
+    assert _cosine(fingerprint(crystal), fingerprint(stray)) > 0.99
+
+
+def test_a_huge_cell_is_not_refused():
+    """200,000 atoms: the piece is cut from the wrapped cell without building 27 copies of it."""
+    big = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((37, 37, 37))
+    assert len(big) > 200_000
+    assert 200 <= len(crystal_frame_cluster(big, 250)) <= 300
+
+
+def test_crystal_frame_of_one_atom_is_a_clear_error():
+    with pytest.raises(NoCrystalFrame, match="too few"):
+        crystal_frame(Atoms("Cu", positions=[(0, 0, 0)]))
