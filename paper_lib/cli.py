@@ -646,7 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("real-crystals", help="the model on ASE's dcdft crystals with the preset's defects")
     p.add_argument("--config", required=True, help="preset (defect levels, seed)")
-    p.add_argument("--model", help="model file (.keras; default: the shipped model)")
+    p.add_argument("--model", help="model file (.keras), or a shipped model by name: robust (the default) or paper2018")
     p.add_argument("--copies", type=int, default=5, help="random realisations per defect level (default 5)")
     p.add_argument("--out", required=True, help="per-structure prediction CSV to write")
     p.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
@@ -661,7 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("classify", help="classify structures in files (any format ASE reads)")
     p.add_argument("paths", nargs="+", help="structure files; every frame is classified")
-    p.add_argument("--model", help="model file (.keras; default: the shipped model)")
+    p.add_argument("--model", help="model file (.keras), or a shipped model by name: robust (the default) or paper2018")
     p.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
     p.add_argument("--csv", metavar="FILE", help="also write a CSV file (source, index, label, probability, "
                                                  "one probability per class, error); it appears when complete")
