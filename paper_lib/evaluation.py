@@ -129,8 +129,7 @@ def real_crystal_predictions(model, displacements, vacancies, copies: int = 5, s
     from .defects import apply
     from .diffraction import fingerprints
     from .model import predict
-    from .preprocessing import training_cluster
-    from .structures import finite_cluster
+    from .preprocessing import dataset_cluster
 
     crystals = dcdft_crystals(classes or model.classes)
     target = model.fingerprint.get("target_atoms", 250)
@@ -143,10 +142,7 @@ def real_crystal_predictions(model, displacements, vacancies, copies: int = 5, s
             + [("vacancies", float(v)) for v in vacancies]
         for defect, level in plan:
             for _ in range(1 if defect == "pristine" else copies):
-                if robust:   # a larger aligned sphere, unit nearest-neighbour distance (the dataset's)
-                    cluster = training_cluster(atoms, target, rng)
-                else:
-                    cluster = finite_cluster(atoms, target, rng)
+                cluster = dataset_cluster(atoms, target, rng, model.fingerprint["preprocessing"])
                 items.append(cluster if defect == "pristine" else
                              apply(defect, level, cluster, rng, 1.0 if robust else None))
                 keys.append({"sid": sid, "structure": name, "label": label, "defect": defect, "level": level})

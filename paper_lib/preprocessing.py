@@ -14,13 +14,12 @@ Two named methods, chosen by the ``preprocessing`` fingerprint parameter:
     Everything is taken from the crystal itself, never from its cell:
 
     1. **a bounded piece**: a Cartesian sphere of about :data:`PIECE_ATOMS` atoms around the
-       centre of the structure (periodic images included), so that a 10^5-atom cell costs no more
-       than a 250-atom one;
-    2. **its lattice**: the difference vectors between neighbouring atoms cluster around the
-       lattice's translations and the vectors within the basis; a translation is a cluster that
-       almost every atom takes part in (vectors within a basis of m sites are shared by about 1/m
-       of them). The three that span the smallest cell form a primitive basis, refined by least
-       squares over every pair of atoms it relates;
+       centre of the structure (periodic images included), so that a large cell costs one
+       vectorised pass over its atoms;
+    2. **its lattice**: a neighbour vector is a translation when almost every atom repeats along
+       it (vectors within a basis of m sites are repeated by about 1/m of them). The three that span
+       the smallest cell generating the others form a primitive basis; every atom is then fitted
+       by least squares to a lattice point plus a basis site;
     3. **its frame**: spglib's standard orientation of that lattice alone (one point per cell, a
        three-vector problem whatever the size of the input), which for the seven classes is the
        orientation of their conventional cell;
@@ -42,7 +41,8 @@ import numpy as np
 from ase import Atoms
 from scipy.spatial import cKDTree
 
-from .structures import StructureError, check_atoms, finite_cluster, scale_to_unit_nn
+from .structures import (MAX_IMAGES_PER_ATOM, StructureError, _quiet_spglib, check_atoms, finite_cluster,
+                         scale_to_unit_nn)
 
 #: the pre-processing methods, by name
 METHODS = ("paper2018", "crystal_frame")
@@ -74,10 +74,6 @@ TOLERANCES = (1.0, 1.6)
 #: spglib's largest tolerance on the refined lattice, in nearest-neighbour distances (below it, the
 #: tolerance is 0.005 neighbour distances plus three times the lattice's own uncertainty)
 LATTICE_SYMPREC = 0.04
-
-#: a cell that needs more periodic images of each atom than this to fill the sphere is refused: it
-#: is nearly flat, or its atoms nearly coincide
-MAX_IMAGES_PER_ATOM = 100_000
 
 #: the fitted average crystal is accepted only if the atoms' root-mean-square distance from their
 #: sites is below this, in nearest-neighbour distances (thermal noise of 10 % of d_nn per component
@@ -142,8 +138,8 @@ def _sphere_from_cluster(positions: np.ndarray, n_atoms: int) -> np.ndarray:
 # 2. The lattice
 # --------------------------------------------------------------------------------------------
 
-def _translation_candidates(positions: np.ndarray, scale: float, tolerance: float = 1.0,
-                            radius: float = SEARCH_RADII[-1]) -> tuple[np.ndarray, np.ndarray]:
+def _translation_candidates(positions: np.ndarray, tree: cKDTree, order: np.ndarray, scale: float,
+                            tolerance: float = 1.0, radius: float = SEARCH_RADII[-1]) -> tuple[np.ndarray, np.ndarray]:
     """Candidate translations (K, 3) in Angstrom and the share of atoms that repeat along each.
 
     Every neighbour of the two most central atoms within ``radius`` neighbour distances
@@ -152,10 +148,9 @@ def _translation_candidates(positions: np.ndarray, scale: float, tolerance: floa
     0.3 ``tolerance`` neighbour distances is a hit, one within 1.2 says that the point lies inside the structure.
     The share is hits / inside (vacancies lower it for every candidate alike; a vector within a
     basis of m sites has about 1/m of a translation's), and v moves to the mean of the vectors of
-    its hits (twice), which removes the central atom's own displacement.
+    its hits (twice), which removes the central atom's own displacement. ``tree`` is the k-d tree
+    of ``positions``, ``order`` their indices from the middle outward.
     """
-    tree = cKDTree(positions)
-    order = np.argsort(np.linalg.norm(positions - _middle(positions), axis=1))
     central = positions[order[:CENTRAL_ATOMS]]
     # the neighbours of the two most central atoms, in both directions (a vacancy at r + v
     # leaves r - v), folded into one half-space; near-duplicates count once
@@ -256,7 +251,8 @@ def _assign_sites(frac: np.ndarray, lattice: np.ndarray, tolerance: float) -> tu
     for _ in range(2):
         delta, distance = distances(seeds)
         site_of = np.argmax(distance < tolerance, axis=1)      # the first site within tolerance
-        site_of[np.all(distance >= tolerance, axis=1)] = np.argmin(distance, axis=1)[np.all(distance >= tolerance, axis=1)]
+        none = np.all(distance >= tolerance, axis=1)
+        site_of[none] = np.argmin(distance[none], axis=1)
         nearest = delta[np.arange(len(frac)), site_of]
         seeds = np.array([seeds[k] + nearest[site_of == k].mean(axis=0) if np.any(site_of == k) else seeds[k]
                           for k in range(len(seeds))])
@@ -283,10 +279,9 @@ def _fit_average_crystal(positions: np.ndarray, basis: np.ndarray, scale: float,
     for the lattice L (rows) and the site origins o_k, over atoms within 3 and 6 neighbour
     distances of the centre, then over all of them, twice. Returns the lattice, the sites'
     fractional positions, the share of atoms on each site, the number of atoms fitted and the
-    root-mean-square distance (Angstrom) of the atoms from their sites.
+    root-mean-square distance (Angstrom) of the atoms from their sites. ``positions`` come central
+    atoms first: they seed the sites.
     """
-    order = np.argsort(np.linalg.norm(positions - _middle(positions), axis=1))
-    positions = positions[order]            # central atoms first: they seed the sites
     distance = np.linalg.norm(positions - positions[0], axis=1)
     lattice = basis
     # the fit grows from the centre outward, so that the error of the first guess, which grows
@@ -332,12 +327,9 @@ def _frame_rotation(lattice: np.ndarray, symprec: float) -> np.ndarray:
     """Rotation (3, 3) that brings the lattice into spglib's standard orientation of its Bravais
     lattice (conventional axes along x, y, z; hexagonal a along x, c along z), found by spglib
     at tolerance ``symprec`` (Angstrom)."""
-    import warnings
-
     import spglib
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="spglib")
+    with _quiet_spglib():
         try:
             dataset = spglib.get_symmetry_dataset((lattice, [[0.0, 0.0, 0.0]], [1]), symprec=symprec)
         except Exception as exc:   # spglib >= 2.5 may raise SpglibError instead of returning None
@@ -400,32 +392,39 @@ def crystal_frame(atoms: Atoms) -> CrystalFrame:
     positions = _piece(atoms)
     if len(positions) < 2:
         raise NoCrystalFrame(f"{len(positions)} atom(s) are too few to find a lattice")
-    d, _ = cKDTree(positions).query(positions, k=2)
+    tree = cKDTree(positions)
+    d, _ = tree.query(positions, k=2)
     scale = float(np.median(d[:, 1]))
     if not scale > 1e-6:
         raise StructureError("atoms coincide: the median nearest-neighbour distance is zero")
     if len(positions) < 8:
         raise NoCrystalFrame(f"{len(positions)} atoms are too few to find a lattice")
+    from_middle = np.linalg.norm(positions - _middle(positions), axis=1)
+    order = np.argsort(from_middle)
+    # clusters are cut around the atom nearest the piece's middle; periodic ones around the cell
+    # centre (the piece's origin)
+    centre = np.zeros(3) if atoms.pbc.all() else positions[np.argmin(from_middle)]
     failure = None
     for tolerance in TOLERANCES:
         for radius in SEARCH_RADII:
             try:
-                candidates = _translation_candidates(positions, scale, tolerance, radius)
+                candidates = _translation_candidates(positions, tree, order, scale, tolerance, radius)
             except NoCrystalFrame as exc:
                 failure = failure or exc
                 continue
             for share in TRANSLATION_SHARES:
                 try:
-                    return _frame_at(atoms, positions, scale, tolerance, candidates, share)
+                    return _frame_at(positions[order], centre, scale, tolerance, candidates, share)
                 except NoCrystalFrame as exc:
                     failure = failure or exc
     raise failure
 
 
-def _frame_at(atoms: Atoms, positions: np.ndarray, scale: float, tolerance: float, candidates,
+def _frame_at(positions: np.ndarray, centre: np.ndarray, scale: float, tolerance: float, candidates,
               share: float) -> CrystalFrame:
     """One try of the frame search (see :func:`crystal_frame`) on ``candidates`` (translations and
-    their shares), with translations at least ``share`` of the best candidate's."""
+    their shares), with translations at least ``share`` of the best candidate's; ``positions`` of
+    the piece, central atoms first."""
     translations, shares = candidates
     lattice_like = translations[shares >= share * shares.max()]
     basis = _primitive_basis(lattice_like, tolerance)
@@ -445,12 +444,6 @@ def _frame_at(atoms: Atoms, positions: np.ndarray, scale: float, tolerance: floa
     # a lattice close to a more symmetric one (bct with c/a near sqrt 2, near fcc) keeps its own
     symprec = min(LATTICE_SYMPREC * nn, 0.005 * nn + 3 * rms / math.sqrt(n_fitted))
     rotation = _frame_rotation(basis, symprec)
-    # clusters are cut around the atom nearest the piece's middle; periodic ones around the cell
-    # centre (the piece's origin)
-    if atoms.pbc.all():
-        centre = np.zeros(3)
-    else:
-        centre = positions[np.argmin(np.linalg.norm(positions - _middle(positions), axis=1))]
     return CrystalFrame(basis, sites, site_shares, nn, rotation, centre, n_fitted)
 
 
@@ -497,12 +490,9 @@ def exact_frame(cell: Atoms) -> CrystalFrame:
 
 def _primitive_lattice(cell: Atoms) -> np.ndarray:
     """The primitive lattice (rows) of a pristine periodic cell, by spglib (symprec 1e-5 A)."""
-    import warnings
-
     import spglib
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="spglib")
+    with _quiet_spglib():
         primitive = spglib.find_primitive((cell.cell.array, cell.get_scaled_positions(), cell.numbers),
                                           symprec=1e-5)
     return cell.cell.array if primitive is None else np.asarray(primitive[0])
@@ -524,6 +514,16 @@ def training_cluster(cell: Atoms, target_atoms: int, rng: np.random.Generator) -
     moved.set_cell(cell.cell.array @ rotation.T, scale_atoms=False)
     moved.positions = cell.positions @ rotation.T + rng.uniform(0, 1, 3) @ moved.cell.array
     return _cluster_in_frame(moved, exact_frame(moved), int(round(1.6 * target_atoms)))
+
+
+def dataset_cluster(cell: Atoms, target_atoms: int, rng: np.random.Generator, method: str) -> Atoms:
+    """A pristine periodic ``cell`` as the dataset stores it for pre-processing ``method``: the
+    paper's randomly rotated, ~``target_atoms`` supercell (``paper2018``, see
+    :func:`paper_lib.structures.finite_cluster`) or a larger aligned sphere (``crystal_frame``, see
+    :func:`training_cluster`), both at unit nearest-neighbour distance."""
+    if method == "paper2018":
+        return finite_cluster(cell, target_atoms, rng)
+    return training_cluster(cell, target_atoms, rng)
 
 
 def prepare(atoms: Atoms, method: str = DEFAULT, target_atoms: int | None = 250,

@@ -344,9 +344,8 @@ def pristine_structure(label: str, elements: tuple[int, ...], target_atoms: int,
     prototype's space group at every tolerance of :data:`CHECK_SYMPRECS`, otherwise it is drawn
     again (at most ``max_tries`` times). Returns the scaled supercell and a dict with ``label``,
     ``label8``, ``spacegroup``, ``element``, ``prototype``, the free parameters and ``nn_distance``
-    (the nearest-neighbour distance in Angstrom before scaling). ``preprocessing``: ``paper2018``
-    (the paper's supercell) or ``crystal_frame`` (a larger aligned sphere, see
-    :func:`paper_lib.preprocessing.training_cluster`).
+    (the nearest-neighbour distance in Angstrom before scaling). ``preprocessing``: see
+    :func:`paper_lib.preprocessing.dataset_cluster`.
     """
     for _ in range(max_tries):
         proto = prototype_for(label, rng)
@@ -359,12 +358,9 @@ def pristine_structure(label: str, elements: tuple[int, ...], target_atoms: int,
     else:
         raise RuntimeError(f"no structure of class {label} passed the spglib check in {max_tries} tries")
     nn_before = mean_nn_distance(cell)
-    if preprocessing == "paper2018":
-        cluster = finite_cluster(cell, target_atoms, rng)
-    else:
-        from .preprocessing import training_cluster
+    from .preprocessing import dataset_cluster
 
-        cluster = training_cluster(cell, target_atoms, rng)
+    cluster = dataset_cluster(cell, target_atoms, rng, preprocessing)
     record = {"label": merged_label(proto.label8), "label8": proto.label8,
               "spacegroup": proto.spacegroup, "element": symbol, "prototype": proto.name,
               "nn_distance": nn_before, **params}
