@@ -242,7 +242,7 @@ def cmd_train(args) -> int:
     start = time.perf_counter()
     result = train(data["fingerprints"], data["label"], preset.classes, seed=args.seed if args.seed is not None
                    else preset.seed, fingerprint_params=params, epochs=args.epochs, source=data["source"],
-                   sids=data["sid"], augment=augment, verbose=2)
+                   sids=data["sid"], augment=augment, verbose=2, split_seed=args.split_seed)
     elapsed = time.perf_counter() - start
     validation_sids = sorted(int(s) for s in data["sid"][_validation_index(data["label"], result)])
     result.metadata["training_data"]["validation_sids"] = validation_sids
@@ -267,7 +267,7 @@ def _validation_index(labels, result):
     from .model import stratified_split
 
     meta = result.metadata
-    return stratified_split(labels, meta["training"]["validation_fraction"], meta["seed"])[1]
+    return stratified_split(labels, meta["training"]["validation_fraction"], meta.get("split_seed", meta["seed"]))[1]
 
 
 def _write_summary(summary, out, confusion: bool, recall_name: str) -> None:
@@ -598,6 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="model file to write (.keras; .json beside it)")
     p.add_argument("--history", help="per-epoch history CSV (default: history.csv beside the model)")
     p.add_argument("--seed", type=int, help="training seed (default: the preset's)")
+    p.add_argument("--split-seed", type=int,
+                   help="seed of the validation split alone (default: the training seed); networks trained with "
+                        "several seeds and one split seed share their held-out structures")
     p.add_argument("--epochs", type=int, default=TRAINING["epochs"],
                    help=f"epochs (default {TRAINING['epochs']}, the paper's)")
     p.add_argument("--augment", nargs="+", metavar="FILE.h5",

@@ -108,12 +108,14 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
           epochs: int = TRAINING["epochs"], batch_size: int = TRAINING["batch_size"],
           learning_rate: float = TRAINING["learning_rate"],
           validation_fraction: float = TRAINING["validation_fraction"], verbose: int = 2,
-          source: str = "", sids=None, augment: dict | None = None) -> TrainingResult:
+          source: str = "", sids=None, augment: dict | None = None,
+          split_seed: int | None = None) -> TrainingResult:
     """Train the network on (n, 64, 64, 3) fingerprints with string ``labels`` from ``classes``.
 
     Deterministic for a seed on a given machine: Keras' seeds, TensorFlow's op determinism and a
     seeded stratified split. Returns the model, its metadata and the history (loss, accuracy,
-    val_loss, val_accuracy per epoch).
+    val_loss, val_accuracy per epoch). ``split_seed`` (default: ``seed``) seeds the validation
+    split alone, so that networks trained with several seeds can share one held-out set.
 
     ``augment`` (optional): extra training data, a dict with ``fingerprints``, ``labels`` and
     ``sids`` (the pristine structure each is a copy of; ``sids`` gives those of ``fingerprints``).
@@ -132,7 +134,8 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     y = keras.utils.to_categorical([classes.index(label) for label in labels], len(classes))
-    train_idx, val_idx = stratified_split(labels, validation_fraction, seed)
+    split_seed = seed if split_seed is None else split_seed
+    train_idx, val_idx = stratified_split(labels, validation_fraction, split_seed)
     x_train, y_train = fingerprints[train_idx], y[train_idx]
     augmented = None
     if augment is not None:
@@ -168,6 +171,7 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
                      "validation_fraction": validation_fraction, "optimizer": "adam",
                      "loss": "categorical_crossentropy", "xla": True},
         "seed": seed,
+        "split_seed": split_seed,
         "versions": package_versions(),
     }
     return TrainingResult(model=model, metadata=metadata, history={k: list(map(float, v))
