@@ -451,7 +451,7 @@ def cmd_classify(args) -> int:
         write_csv = (stack.enter_context(csv_rows(args.csv, Classification.csv_header(loaded.classes)))
                      if args.csv else None)
         if not args.json:
-            _print_now(f"{'structure':{width}s}  {'class':8s} {'prob.':>6s}  second choice")
+            _print_now(f"{'structure':{width}s}  {'class':8s} {'prob.':>6s} {'unc.':>6s}  second choice, or why unknown")
         for result in classify_iter(frames(), loaded, processes=args.jobs,
                                     progress=True if args.progress else None):
             n += 1
@@ -480,8 +480,13 @@ def _table_row(result, width: int) -> str:
     where = f"{result.source}#{result.index}"
     if result.error is not None:
         return f"{where:{width}s}  error: {result.error}"
+    if not result.probabilities:      # unknown: no lattice
+        return f"{where:{width}s}  {result.label:8s} {'-':>6s} {'-':>6s}  {result.reason}"
     ranked = sorted(result.probabilities.items(), key=lambda kv: -kv[1])
-    return f"{where:{width}s}  {result.label:8s} {ranked[0][1]:6.3f}  {ranked[1][0]} ({ranked[1][1]:.3f})"
+    note = (f"{ranked[1][0]} ({ranked[1][1]:.3f})" if result.reason is None
+            else f"best {result.best}; {result.reason}")
+    spread = "-" if result.uncertainty is None else f"{result.uncertainty:.3f}"
+    return f"{where:{width}s}  {result.label:8s} {ranked[0][1]:6.3f} {spread:>6s}  {note}"
 
 
 def cmd_real_crystals(args) -> int:

@@ -26,7 +26,7 @@ import numpy as np
 from ase import Atoms
 
 from .preprocessing import DEFAULT as PREPROCESSING
-from .preprocessing import prepare
+from .preprocessing import NoCrystalFrame, prepare
 from .structures import StructureError
 
 WAVELENGTH = 5.0e-12        #: m, incident plane wave
@@ -279,7 +279,8 @@ def _rotations(angle_deg: float) -> np.ndarray:
 
 def _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg, target_atoms, name,
                         preprocessing=PREPROCESSING):
-    """Checked inputs of the sum: scaled positions (Angstrom), shifted Z, kept-pixel mask."""
+    """Checked inputs of the sum: scaled positions (Angstrom), shifted Z, kept-pixel mask, and the
+    sites per primitive cell of the crystal the pre-processing found (0 when it looks for none)."""
     if angle_deg is None or not np.isfinite(angle_deg):
         raise ValueError(f"{name}: angle_deg must be a finite number of degrees, got {angle_deg}")
     if mask_inner_px is not None and mask_outer_px is not None and mask_outer_px <= mask_inner_px:
@@ -297,7 +298,7 @@ def _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg,
     cluster = prepare_cluster(atoms, target_atoms, name, preprocessing)
     shifted = cluster.numbers + z_shift
     positions, numbers = _check_inputs(cluster.positions, shifted, name)
-    return positions, numbers, keep
+    return positions, numbers, keep, int(cluster.info.get("sites_per_cell", 0))
 
 
 def _normalise(channels: np.ndarray, name: str) -> np.ndarray:
@@ -325,12 +326,21 @@ def fingerprint(atoms: Atoms, *, mask_inner_px: float | None = MASK_INNER_PX,
     float64). ``name`` labels error messages. ``preprocessing``: ``crystal_frame`` (default: the
     crystal's own frame and length scale, whatever its cell) or ``paper2018`` (the paper's).
     """
-    positions, numbers, keep = _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift,
-                                                   angle_deg, target_atoms, name, preprocessing)
+    return _fingerprint_and_sites(atoms, mask_inner_px=mask_inner_px, mask_outer_px=mask_outer_px,
+                                  z_shift=z_shift, angle_deg=angle_deg, target_atoms=target_atoms, dtype=dtype,
+                                  name=name, preprocessing=preprocessing)[0]
+
+
+def _fingerprint_and_sites(atoms: Atoms, *, mask_inner_px=MASK_INNER_PX, mask_outer_px=None, z_shift=Z_SHIFT,
+                           angle_deg=ANGLE_DEG, target_atoms=TARGET_ATOMS, dtype=np.float32,
+                           name="structure", preprocessing=PREPROCESSING) -> tuple[np.ndarray, int]:
+    """:func:`fingerprint` and the sites per primitive cell of the crystal found (0: not looked for)."""
+    positions, numbers, keep, sites = _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift,
+                                                          angle_deg, target_atoms, name, preprocessing)
     channels = np.zeros((3, N_PIXELS * N_PIXELS), dtype=np.float64)
     for i, rotation in enumerate(_rotations(angle_deg)):
         channels[i // 2] += _pattern(positions @ rotation.T, numbers, keep, dtype)
-    return _normalise(channels, name)
+    return _normalise(channels, name), sites
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,7 +381,7 @@ def _tensorflow_kernel():
 
 
 def _tensorflow_channels(inputs, angle_deg: float, batch_size: int):
-    """Channel sums (3, P) of prepared clusters ``[(positions, numbers, keep), ...]`` (same mask)."""
+    """Channel sums (3, P) of prepared clusters ``[(positions, numbers, keep, sites), ...]`` (same mask)."""
     import tensorflow as tf
 
     kernel = _tensorflow_kernel()
@@ -382,10 +392,10 @@ def _tensorflow_channels(inputs, angle_deg: float, batch_size: int):
     rotations = tf.constant(_rotations(angle_deg), tf.float32)
     for start in range(0, len(inputs), batch_size):
         chunk = inputs[start:start + batch_size]
-        n_max = max(len(p) for p, _, _ in chunk)
+        n_max = max(len(item[0]) for item in chunk)
         positions = np.zeros((len(chunk), n_max, 3), np.float32)
         weights = np.zeros((len(chunk), int(keep.sum()), n_max), np.float32)
-        for b, (p, numbers, _) in enumerate(chunk):
+        for b, (p, numbers, *_) in enumerate(chunk):
             positions[b, :len(p)] = p - p.mean(axis=0)
             for z in np.unique(numbers):
                 weights[b][:, np.flatnonzero(numbers == z)] = _detector_form_factor(int(z))[keep][:, None]
@@ -399,19 +409,28 @@ def _tensorflow_channels(inputs, angle_deg: float, batch_size: int):
 @dataclass(frozen=True)
 class BatchResult:
     """Fingerprints of a batch: ``fingerprints`` (n_ok, 64, 64, 3) float32 for the structures at
-    ``ok`` (indices into the input), and ``failed`` as (index, message) pairs."""
+    ``ok`` (indices into the input), and ``failed`` as (index, message) pairs. ``sites`` (n_ok,):
+    sites per primitive cell of the crystal the pre-processing found in each (0 when it looks for
+    none, as ``paper2018``); ``no_lattice``: the failed indices in which ``crystal_frame`` found no
+    lattice (a valid structure that is no crystal, rather than a broken input)."""
 
     fingerprints: np.ndarray
     ok: np.ndarray
     failed: list[tuple[int, str]]
+    sites: np.ndarray | None = None
+    no_lattice: tuple[int, ...] = ()
 
 
 def _one(item):
+    """(index, fingerprint, None, sites) or (index, None, message, no lattice found?)."""
     index, atoms, name, kwargs = item
     try:
-        return index, fingerprint(atoms, name=name, **kwargs), None
+        fp, sites = _fingerprint_and_sites(atoms, name=name, **kwargs)
+        return index, fp, None, sites
+    except NoCrystalFrame as exc:
+        return index, None, str(exc), True
     except (StructureError, ValueError) as exc:
-        return index, None, str(exc)
+        return index, None, str(exc), False
 
 
 def _limit_threads():
@@ -446,7 +465,8 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
     items = [(i, atoms, names[i], kwargs) for i, atoms in enumerate(structures)]
     out = np.zeros((len(items), N_PIXELS, N_PIXELS, 3), dtype=np.float32)
     ok = np.zeros(len(items), dtype=bool)
-    failed = []
+    sites = np.zeros(len(items), dtype=int)
+    failed, no_lattice = [], []
     _kernels()  # compile (or load) once, before workers fork
     if processes > 1 and len(items) > 1:
         import multiprocessing as mp
@@ -458,18 +478,21 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
     try:
         import sys
 
-        for index, fp, error in tqdm(results, total=len(items), desc="fingerprints", unit="fp",
-                                     disable=None if progress is None else not progress,
-                                     mininterval=2 if sys.stderr.isatty() else 30):
+        for index, fp, error, extra in tqdm(results, total=len(items), desc="fingerprints", unit="fp",
+                                            disable=None if progress is None else not progress,
+                                            mininterval=2 if sys.stderr.isatty() else 30):
             if error is None:
-                out[index] = fp
+                out[index], sites[index] = fp, extra
                 ok[index] = True
             else:
                 failed.append((index, error))
+                if extra:
+                    no_lattice.append(index)
     finally:
         if pool is not None:
             pool.terminate()
-    return BatchResult(fingerprints=out[ok], ok=np.flatnonzero(ok), failed=sorted(failed))
+    return BatchResult(fingerprints=out[ok], ok=np.flatnonzero(ok), failed=sorted(failed), sites=sites[ok],
+                       no_lattice=tuple(sorted(no_lattice)))
 
 
 def _fingerprints_tensorflow(structures, names, batch_size, *, mask_inner_px=MASK_INNER_PX,
@@ -477,7 +500,7 @@ def _fingerprints_tensorflow(structures, names, batch_size, *, mask_inner_px=MAS
                              target_atoms=TARGET_ATOMS, dtype=np.float32,
                              preprocessing=PREPROCESSING) -> BatchResult:
     """The batch through :func:`_tensorflow_channels`; preparation and normalisation as on the CPU."""
-    inputs, ok, failed = [], [], []
+    inputs, ok, failed, no_lattice = [], [], [], []
     for i, atoms in enumerate(structures):
         try:
             inputs.append(_fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg,
@@ -485,6 +508,8 @@ def _fingerprints_tensorflow(structures, names, batch_size, *, mask_inner_px=MAS
             ok.append(i)
         except (StructureError, ValueError) as exc:
             failed.append((i, str(exc)))
+            if isinstance(exc, NoCrystalFrame):
+                no_lattice.append(i)
     out = np.zeros((len(inputs), N_PIXELS, N_PIXELS, 3), dtype=np.float32)
     good = np.ones(len(inputs), dtype=bool)
     if inputs:
@@ -494,4 +519,6 @@ def _fingerprints_tensorflow(structures, names, batch_size, *, mask_inner_px=MAS
             except StructureError as exc:
                 good[k] = False
                 failed.append((ok[k], str(exc)))
-    return BatchResult(fingerprints=out[good], ok=np.asarray(ok, dtype=int)[good], failed=sorted(failed))
+    sites = np.array([item[3] for item in inputs], dtype=int).reshape(-1)
+    return BatchResult(fingerprints=out[good], ok=np.asarray(ok, dtype=int)[good], failed=sorted(failed),
+                       sites=sites[good], no_lattice=tuple(no_lattice))

@@ -56,7 +56,12 @@ class ResponseMaps:
 
 
 def _keras_model(model):
-    return getattr(model, "model", model)   # a LoadedModel or a bare Keras model
+    """The network the maps are drawn for: a LoadedModel's or a bare Keras model; of an ensemble
+    (several seeds' networks in one model), its first member."""
+    from .uncertainty import is_ensemble
+
+    keras_model = getattr(model, "model", model)
+    return keras_model.get_layer("member_0") if is_ensemble(keras_model) else keras_model
 
 
 def untrained_like(model, seed: int = 0):

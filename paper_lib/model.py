@@ -7,6 +7,7 @@ model was trained with, a digest of the training data, package versions, the see
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -197,6 +198,15 @@ def metadata_path(model_path: str | Path) -> Path:
 
 def save_model(result: TrainingResult, path: str | Path) -> Path:
     """Write ``NAME.keras`` (no optimizer state) and ``NAME.json`` atomically; returns the path."""
+    # a fresh copy of the network with the trained weights (BatchNorm statistics included):
+    # the file then holds no optimizer state (a third of the size)
+    bare = build_model(result.model.output_shape[-1])
+    bare.set_weights(result.model.get_weights())
+    return write_model(bare, result.metadata, path)
+
+
+def write_model(keras_model, metadata: dict, path: str | Path) -> Path:
+    """Write ``NAME.keras`` and ``NAME.json`` atomically (each appears whole or not at all)."""
     from .io import atomic_path
 
     path = Path(path)
@@ -204,29 +214,52 @@ def save_model(result: TrainingResult, path: str | Path) -> Path:
         raise ValueError(f"{path}: a model file must end in .keras")
     with atomic_path(path) as tmp:
         keras_tmp = tmp.with_name(tmp.name + ".keras")     # Keras insists on the suffix
-        # a fresh copy of the network with the trained weights (BatchNorm statistics included):
-        # the file then holds no optimizer state (a third of the size)
-        bare = build_model(result.model.output_shape[-1])
-        bare.set_weights(result.model.get_weights())
         try:
-            bare.save(keras_tmp)
+            keras_model.save(keras_tmp)
             os.replace(keras_tmp, tmp)
         finally:
             keras_tmp.unlink(missing_ok=True)
     with atomic_path(metadata_path(path)) as tmp:
-        tmp.write_text(json.dumps(result.metadata, indent=2) + "\n")
+        tmp.write_text(json.dumps(metadata, indent=2) + "\n")
     return path
+
+
+def ensemble(members: list[LoadedModel]) -> tuple[object, dict]:
+    """One model from networks trained with different seeds on the same data: the Keras ensemble
+    (:func:`paper_lib.uncertainty.ensemble_network`) and its metadata, the first member's with
+    ``"ensemble"`` (each member's seed, training seconds and data digest). Raises
+    :class:`ModelError` when the members differ in classes, fingerprint parameters or data."""
+    from .uncertainty import ensemble_network
+
+    if not members:
+        raise ModelError("an ensemble needs at least one member")
+    first = members[0]
+    for m in members[1:]:
+        if m.classes != first.classes or m.fingerprint != first.fingerprint:
+            raise ModelError(f"{m.path}: its classes or fingerprint parameters differ from {first.path}'s")
+        if m.metadata["training_data"]["digest"] != first.metadata["training_data"]["digest"]:
+            raise ModelError(f"{m.path}: trained on other data than {first.path}")
+    metadata = json.loads(json.dumps(first.metadata))
+    metadata.pop("uncertainty", None)
+    metadata["ensemble"] = [{"seed": m.metadata.get("seed"), "split_seed": m.metadata.get("split_seed"),
+                             "seconds": m.metadata.get("training", {}).get("seconds"), "file": m.path.name}
+                            for m in members]
+    return ensemble_network([m.model for m in members], first.classes), metadata
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model ready to predict: the Keras model, its class names and its fingerprint parameters."""
+    """A model ready to predict: the Keras model (one network, or an ensemble whose output is
+    (members, classes)), its class names, its fingerprint parameters and its
+    :class:`~paper_lib.uncertainty.Decision` (how it samples its uncertainty and when it says
+    ``unknown``; the JSON's ``"uncertainty"``)."""
 
     model: object
     classes: tuple[str, ...]
     fingerprint: dict
     metadata: dict
     path: Path
+    decision: object = None
 
 
 def load_model(path: str | Path | None = None, fingerprint_params: dict | None = None) -> LoadedModel:
@@ -267,8 +300,20 @@ def load_model(path: str | Path | None = None, fingerprint_params: dict | None =
     metadata["fingerprint"].setdefault("preprocessing", "paper2018")
     if fingerprint_params is not None:
         check_fingerprint_params(metadata["fingerprint"], fingerprint_params, path)
+    from .uncertainty import Decision, is_ensemble
+
+    stored = metadata.get("uncertainty")
+    if stored is None:      # not calibrated: uncertainty reported, never `unknown` by it
+        stored = {"method": "ensemble" if is_ensemble(model) else "mc_dropout"}
+    try:
+        decision = Decision.from_dict(stored, meta_path)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{meta_path}: 'uncertainty': {exc}") from None
+    if decision.method == "mc_dropout" and is_ensemble(model):
+        raise ModelError(f"{meta_path}: 'uncertainty' asks for MC dropout, but {path.name} is an ensemble")
     return LoadedModel(model=model, classes=tuple(metadata["classes"]),
-                       fingerprint=dict(metadata["fingerprint"]), metadata=metadata, path=path)
+                       fingerprint=dict(metadata["fingerprint"]), metadata=metadata, path=path,
+                       decision=decision)
 
 
 def check_fingerprint_params(model_params: dict, data_params: dict, where) -> None:
@@ -283,40 +328,31 @@ def check_fingerprint_params(model_params: dict, data_params: dict, where) -> No
         raise ModelError(f"{where}: the fingerprint parameters differ from the model's ({text})")
 
 
-def _compiled_forward(keras_model):
-    """The model's inference pass compiled with XLA (cached per model): about 1.5x Keras'
-    ``predict`` on a CPU, same probabilities to 1e-6."""
-    forward = _FORWARD.get(id(keras_model))
-    if forward is None or forward[0] is not keras_model:
-        import tensorflow as tf
-
-        forward = (keras_model, tf.function(lambda batch: keras_model(batch, training=False), jit_compile=True))
-        _FORWARD[id(keras_model)] = forward
-    return forward[1]
-
-
-_FORWARD: dict = {}
-
-
 def predict(loaded: LoadedModel, fingerprints: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities (n, n_classes) for (n, 64, 64, 3) fingerprints.
+    """Class probabilities (n, n_classes) for (n, 64, 64, 3) fingerprints, without uncertainty:
+    one network's plain pass (dropout off), or an ensemble's mean over its members.
 
     Batches of ``batch_size`` through the XLA-compiled network; a short batch is padded to a power
-    of two, so that few shapes are ever compiled.
+    of two, so that few shapes are ever compiled. :func:`predict_with_uncertainty` samples.
     """
-    fingerprints = np.asarray(fingerprints, np.float32)
-    n = len(fingerprints)
-    if n == 0:
-        return np.zeros((0, len(loaded.classes)), dtype=np.float32)
-    forward = _compiled_forward(loaded.model)
-    size = min(batch_size, 1 << (n - 1).bit_length())
-    out = []
-    for start in range(0, n, size):
-        batch = fingerprints[start:start + size]
-        if len(batch) < size:
-            batch = np.concatenate([batch, np.zeros((size - len(batch), *batch.shape[1:]), np.float32)])
-        out.append(np.asarray(forward(batch))[:min(size, n - start)])
-    return np.concatenate(out)
+    from .uncertainty import sample_probabilities
+
+    return sample_probabilities(loaded.model, fingerprints, "ensemble", batch_size=batch_size).mean(axis=1)
+
+
+def predict_with_uncertainty(loaded: LoadedModel, fingerprints: np.ndarray, sites=None,
+                             batch_size: int = 256) -> tuple[dict, list]:
+    """The model's samples (ensemble members or MC-dropout passes, as its decision says) of
+    (n, 64, 64, 3) fingerprints, summarised (:func:`paper_lib.uncertainty.summarise`: mean
+    ``probabilities``, ``best``, the uncertainty measures), and (label, reason) per structure
+    (:func:`paper_lib.uncertainty.decide`; ``sites``: sites per primitive cell of each crystal, 0
+    where unknown)."""
+    from .uncertainty import decide, sample_probabilities, summarise
+
+    d = loaded.decision
+    samples = sample_probabilities(loaded.model, fingerprints, d.method, d.samples, batch_size)
+    summary = summarise(samples, d.temperature)
+    return summary, decide(summary, loaded.classes, d, sites)
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,39 +361,56 @@ def predict(loaded: LoadedModel, fingerprints: np.ndarray, batch_size: int = 256
 
 @dataclass(frozen=True)
 class Classification:
-    """The class of one structure: ``label`` and ``probabilities`` (class -> probability in [0, 1]);
-    ``source`` and ``index`` say where the structure came from; ``error`` is set (and ``label`` is
-    None) when it could not be classified."""
+    """The class of one structure.
+
+    ``label``: one of the model's classes, or ``"unknown"`` when the model should not be trusted
+    (``reason`` says why: no crystal lattice found, a crystal with more sites than the class has,
+    or an uncertainty above the calibrated threshold). ``best``: the most probable class, kept
+    when the label is ``unknown`` (None when no lattice was found). ``probabilities``: class ->
+    mean probability in [0, 1] over the model's samples. ``uncertainty``: in [0, 1], the measure
+    the model's decision thresholds (by default the entropy of the mean probabilities over
+    log(classes)); None when no lattice was found. ``source`` and ``index`` say where the
+    structure came from; ``error`` is set (and ``label`` is None) when it could not be classified.
+    """
 
     label: str | None
     probabilities: dict[str, float]
     source: str = ""
     index: int = 0
     error: str | None = None
+    best: str | None = None
+    uncertainty: float | None = None
+    reason: str | None = None
 
     @property
     def confidence(self) -> float:
-        """Probability of the predicted class (0 when it failed)."""
+        """Probability of the best class (0 when it failed or no lattice was found)."""
         return max(self.probabilities.values()) if self.probabilities else 0.0
 
     def as_dict(self) -> dict:
+        """The JSON object of ``classify --json``: source, index, label, best, probabilities,
+        uncertainty and reason (null unless the label is unknown); or source, index, error."""
         if self.error is not None:
             return {"source": self.source, "index": self.index, "error": self.error}
-        return {"source": self.source, "index": self.index, "label": self.label,
-                "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
+        return {"source": self.source, "index": self.index, "label": self.label, "best": self.best,
+                "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
+                "uncertainty": None if self.uncertainty is None else round(self.uncertainty, 6),
+                "reason": self.reason}
 
     @staticmethod
     def csv_header(classes) -> list[str]:
-        """Columns of :meth:`as_row`: source, index, label, probability (of the label), one
-        probability per class, error."""
-        return ["source", "index", "label", "probability", *classes, "error"]
+        """Columns of :meth:`as_row`: source, index, label, best, probability (of the best class),
+        uncertainty, one probability per class, reason (why unknown), error."""
+        return ["source", "index", "label", "best", "probability", "uncertainty", *classes, "reason", "error"]
 
     def as_row(self, classes) -> list:
-        """One CSV row (see :meth:`csv_header`); probabilities to 6 decimals, empty when it failed."""
+        """One CSV row (see :meth:`csv_header`); numbers to 6 decimals, empty where there is none."""
         if self.error is not None:
-            return [self.source, self.index, "", "", *("" for _ in classes), self.error]
-        return [self.source, self.index, self.label, f"{self.confidence:.6f}",
-                *(f"{self.probabilities[c]:.6f}" for c in classes), ""]
+            return [self.source, self.index, "", "", "", "", *("" for _ in classes), "", self.error]
+        probabilities = [f"{self.probabilities[c]:.6f}" if self.probabilities else "" for c in classes]
+        return [self.source, self.index, self.label, self.best or "",
+                f"{self.confidence:.6f}" if self.probabilities else "",
+                "" if self.uncertainty is None else f"{self.uncertainty:.6f}", *probabilities, self.reason or "", ""]
 
 
 #: Structures fingerprinted and predicted together by :func:`classify_iter` (default).
@@ -454,33 +507,41 @@ def _chunks(items, size: int):
 
 def _classified(loaded: LoadedModel, chunk, job) -> list[Classification]:
     """The Classifications of one chunk, once its fingerprints are done."""
-    fps, ok, failed = job.get()
-    probabilities = predict(loaded, fps)
-    found = dict(failed)                   # position among the chunk's Atoms -> message or probabilities
-    found.update(zip(ok.tolist(), probabilities))
+    from .uncertainty import UNKNOWN
+
+    batch = job.get()
+    summary, decisions = predict_with_uncertainty(loaded, batch.fingerprints, batch.sites)
+    measure = summary[loaded.decision.measure]
+    no_lattice = set(batch.no_lattice)
+    found = {}                             # position among the chunk's Atoms -> its Classification
+    for position, message in batch.failed:
+        found[position] = (Classification(label=UNKNOWN, probabilities={}, reason=f"no crystal lattice found: {message}")
+                           if position in no_lattice else Classification(label=None, probabilities={}, error=message))
+    for k, position in enumerate(batch.ok.tolist()):
+        label, reason = decisions[k]
+        found[position] = Classification(
+            label=label, probabilities={c: float(v) for c, v in zip(loaded.classes, summary["probabilities"][k])},
+            best=loaded.classes[int(summary["best"][k])], uncertainty=float(measure[k]), reason=reason)
     out, position = [], 0
     for source, index, item in chunk:
         if _is_atoms(item):
             result, position = found[position], position + 1
         else:
-            result = str(item)
-        if isinstance(result, str):
-            out.append(Classification(label=None, probabilities={}, source=source, index=index, error=result))
-        else:
-            out.append(Classification(label=loaded.classes[int(np.argmax(result))],
-                                      probabilities={c: float(v) for c, v in zip(loaded.classes, result)},
-                                      source=source, index=index))
+            result = Classification(label=None, probabilities={}, error=str(item))
+        out.append(dataclasses.replace(result, source=source, index=index))
     return out
 
 
 def _fingerprint_piece(job):
-    """Fingerprints of a slice of a chunk (in a worker or here): (fingerprints, ok, failed), with
-    the positions in ``ok`` and ``failed`` counted from the chunk's start."""
-    from .diffraction import fingerprints
+    """Fingerprints of a slice of a chunk (in a worker or here): a
+    :class:`~paper_lib.diffraction.BatchResult` with positions counted from the chunk's start."""
+    from .diffraction import BatchResult, fingerprints
 
     start, atoms, names, params = job
     batch = fingerprints(atoms, processes=1, names=names, progress=False, **params)
-    return batch.fingerprints, batch.ok + start, [(i + start, message) for i, message in batch.failed]
+    return BatchResult(fingerprints=batch.fingerprints, ok=batch.ok + start,
+                       failed=[(i + start, message) for i, message in batch.failed],
+                       sites=batch.sites, no_lattice=tuple(i + start for i in batch.no_lattice))
 
 
 class _Done:
@@ -506,10 +567,14 @@ class _Pieces:
         return self.async_result.ready()
 
     def get(self):
+        from .diffraction import BatchResult
+
         pieces = self.async_result.get()
-        fps = np.concatenate([p[0] for p in pieces])
-        ok = np.concatenate([p[1] for p in pieces])
-        return fps, ok, [f for p in pieces for f in p[2]]
+        return BatchResult(fingerprints=np.concatenate([p.fingerprints for p in pieces]),
+                           ok=np.concatenate([p.ok for p in pieces]),
+                           failed=[f for p in pieces for f in p.failed],
+                           sites=np.concatenate([p.sites for p in pieces]),
+                           no_lattice=tuple(i for p in pieces for i in p.no_lattice))
 
 
 class _Fingerprinter:

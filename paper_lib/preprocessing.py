@@ -457,7 +457,7 @@ def crystal_frame_cluster(atoms: Atoms, target_atoms: int = 250) -> Atoms:
     The atoms within a sphere that holds ``target_atoms`` atoms of the average crystal, rotated
     into the crystal's standard frame and scaled so that its nearest-neighbour distance is
     1 Angstrom. Periodic structures contribute their images; a cluster smaller than the sphere is
-    kept whole.
+    kept whole. ``info["sites_per_cell"]`` holds the average crystal's sites per primitive cell.
     """
     return _cluster_in_frame(atoms, crystal_frame(atoms), target_atoms)
 
@@ -475,7 +475,8 @@ def _cluster_in_frame(atoms: Atoms, frame: CrystalFrame, target_atoms: int) -> A
         raise NoCrystalFrame(f"the sphere around the crystal's centre holds only {len(positions)} atoms: the "
                              "structure is not one compact crystal")
     positions = positions @ frame.rotation.T / frame.nn_distance
-    return Atoms(numbers=numbers, positions=positions, pbc=False)
+    # the number of sites travels with the cluster: classify checks it against the classes'
+    return Atoms(numbers=numbers, positions=positions, pbc=False, info={"sites_per_cell": len(frame.sites)})
 
 
 def exact_frame(cell: Atoms) -> CrystalFrame:

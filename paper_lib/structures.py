@@ -172,6 +172,20 @@ CLASS_PROTOTYPES = {
     "sc": {"Ah_alpha-Po": 1.0},
 }
 
+def class_site_counts(classes) -> dict[str, list[int]]:
+    """Sites per primitive cell of the prototypes behind each of ``classes`` (7- or 8-class labels):
+    bcc, fcc, sc and bct_139 have 1, bct_141 and diam 2, hex 2, rh 1, 2 or 3."""
+    rng = np.random.default_rng(0)
+    out: dict[str, set] = {}
+    for label8, mixture in CLASS_PROTOTYPES.items():
+        label = label8 if label8 in classes else merged_label(label8)
+        if label in classes:
+            for name in mixture:
+                cell, _ = PROTOTYPES[name].build("Cu", 2.5, rng)
+                out.setdefault(label, set()).add(len(cell))
+    return {label: sorted(counts) for label, counts in out.items()}
+
+
 #: Share of hcp among the paper's merged hex/rh class (most elemental hex/rh solids are hcp).
 HEX_SHARE_OF_HEX_RH = 0.75
 

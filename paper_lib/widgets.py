@@ -10,6 +10,7 @@ or the shipped one)::
 """
 from __future__ import annotations
 
+import html
 import io
 import json
 from contextlib import contextmanager
@@ -221,7 +222,7 @@ class Explorer:
     def _show(self):
         if self._busy:
             return
-        from .model import predict
+        from .model import predict_with_uncertainty
 
         table = self.index.table
         sid = self._sids()[self.structure.value]
@@ -231,13 +232,19 @@ class Explorer:
         self._current = i
         self._fingerprint = self.index.fingerprint(i)
         self.fingerprint_image.value = _png(fingerprint_rgb(self._fingerprint, scale=1, gamma=0.5))
-        p = predict(self.model, self._fingerprint[None])[0]
-        self._probabilities = dict(zip(self.model.classes, map(float, p)))
+        summary, [(label, reason)] = predict_with_uncertainty(self.model, self._fingerprint[None])
+        self._probabilities = dict(zip(self.model.classes, map(float, summary["probabilities"][0])))
+        self._uncertainty = float(summary[self.model.decision.measure][0])
+        self._label, self._reason = label, reason
         self.probabilities.value = probability_html(self._probabilities, self.cls.value)
         row = table.iloc[i]
+        best = max(self._probabilities, key=self._probabilities.get)
+        verdict = (f"predicted <b>{label}</b>" if reason is None
+                   else f"predicted <b>{label}</b> (best guess {best}: {html.escape(reason)})")
         self.status.value = (f"<div style='margin-left:16px'>structure {int(row['sid'])} "
-                             f"({row['label']}), {row['defect']} {row['level']:g} %<br>"
-                             f"predicted <b>{max(self._probabilities, key=self._probabilities.get)}</b></div>")
+                             f"({row['label']}), {row['defect']} {row['level']:g} %<br>{verdict}<br>"
+                             f"uncertainty {self._uncertainty:.3f} ({self.model.decision.measure}, "
+                             f"{self.model.decision.method.replace('_', ' ')})</div>")
         if self.viewer is not None:
             self._show_atoms(self.index.atoms(i, self.root))
         self._on_layer()
@@ -267,7 +274,8 @@ class Explorer:
         """What is shown: selection, prediction and the entry in the index."""
         return {"class": self.cls.value, "structure": self.structure.value, "defect": self.defect.value,
                 "level": self.level.value, "layer": self.layer.value, "filter": self.filter.value,
-                "entry": self._current, "prediction": max(self._probabilities, key=self._probabilities.get)}
+                "entry": self._current, "prediction": self._label,
+                "best": max(self._probabilities, key=self._probabilities.get), "uncertainty": self._uncertainty}
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

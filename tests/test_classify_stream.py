@@ -116,24 +116,28 @@ def test_json_and_csv_outputs(tmp_path, capsys, shipped):
     captured = capsys.readouterr()
     assert code == 1 and f"{tmp_path / 'absent.vasp'}: no such file" in captured.err
     rows = [json.loads(line) for line in captured.out.splitlines()]
-    assert [set(row) for row in rows] == [{"source", "index", "label", "probabilities"}] * 3 + [
-        {"source", "index", "error"}]
+    assert [set(row) for row in rows] == [{"source", "index", "label", "best", "probabilities", "uncertainty",
+                                           "reason"}] * 3 + [{"source", "index", "error"}]
     assert set(rows[0]["probabilities"]) == set(shipped.classes)
+    for row in rows[:3]:
+        assert row["best"] == max(row["probabilities"], key=row["probabilities"].get)
+        assert 0.0 <= row["uncertainty"] <= 1.0
     with open(out, newline="") as handle:
         table = list(csv.DictReader(handle))
         handle.seek(0)
         header = next(csv.reader(handle))
-    assert header == ["source", "index", "label", "probability", *shipped.classes, "error"]
+    assert header == ["source", "index", "label", "best", "probability", "uncertainty", *shipped.classes, "reason",
+                      "error"]
     assert [(r["index"], r["label"]) for r in table] == [("0", "fcc"), ("1", "bcc"), ("2", "fcc"), ("0", "")]
     for row in table[:3]:
         assert float(row["probability"]) == max(float(row[c]) for c in shipped.classes)
-        assert row["error"] == ""
-    assert "no such file" in table[3]["error"] and table[3]["probability"] == ""
+        assert row["error"] == "" and row["best"] == row["label"] and 0 <= float(row["uncertainty"]) <= 1
+    assert "no such file" in table[3]["error"] and table[3]["probability"] == "" and table[3]["uncertainty"] == ""
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
     assert main(["classify", str(tmp_path / "good.extxyz")]) == 0           # the table: header, then rows
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["structure", "class", "prob.", "second", "choice"]
+    assert lines[0].split() == ["structure", "class", "prob.", "unc.", "second", "choice,", "or", "why", "unknown"]
     assert [line.split()[:2] for line in lines[1:]] == [[f"{tmp_path / 'good.extxyz'}#{i}", label]
                                                        for i, label in enumerate(["fcc", "bcc", "fcc"])]
 

@@ -39,6 +39,25 @@ def test_every_control_changes_the_view(tiny_results):
     assert "<b>fcc</b>" in explorer.probabilities.value
 
 
+def test_the_explorer_shows_the_uncertainty_and_unknown(tiny_results):
+    import dataclasses
+
+    from paper_lib.uncertainty import Decision
+    from paper_lib.widgets import Explorer
+
+    explorer = Explorer("tiny", results=tiny_results)
+    state = explorer.state()
+    assert state["prediction"] == state["best"] == "bcc" and 0.0 <= state["uncertainty"] <= 1.0
+    assert f"uncertainty {state['uncertainty']:.3f}" in explorer.status.value
+    # a decision that trusts nothing: the label turns unknown, the best guess and the reason are shown
+    explorer.model = dataclasses.replace(explorer.model, decision=Decision(method=explorer.model.decision.method,
+                                                                           threshold=0.0))
+    explorer.structure.value = explorer.structure.max
+    state = explorer.state()
+    assert state["prediction"] == "unknown" and state["best"] in explorer.model.classes
+    assert "<b>unknown</b>" in explorer.status.value and "best guess" in explorer.status.value
+
+
 def test_missing_results_are_named(tmp_path):
     from paper_lib.widgets import Explorer
 

@@ -1,0 +1,436 @@
+"""Calibrate when the shipped model answers ``unknown``, measure it, and write the calibrated model.
+
+    python scripts/calibrate_shipped_model.py [--results results/robust] [--processes 2]
+        [--out paper_lib/data/model.keras] [--figures figures/robust/uncertainty]
+
+Needs what ``scripts/train_shipped_model.sh`` and ``scripts/train_seeds.sh`` wrote under
+``results/robust/`` (the robust preset's structures and fingerprints, the network of seed 2026 and
+its further seeds, all with the same validation split). Every step caches its output under
+``results/robust/uncertainty/`` and is skipped when it exists, so an interrupted run resumes.
+
+1. **In-class held-out data**: the validation pristine structures (never trained on) and every
+   defective test structure (vacancies, displacements), with the sites per primitive cell of the
+   crystal each one's pre-processing finds, or none. Split by pristine structure (sid parity) into a
+   calibration half and a test half.
+2. **Out-of-class data** (:mod:`paper_lib.out_of_class`): elemental prototypes whose space group
+   is none of the classes', random crystals and amorphous snapshots; the calibration split and
+   the test split hold different prototypes.
+3. **Samples** of each uncertainty method: MC dropout on the seed-2026 network, ensembles of the
+   first 3 and of all 5 seeds.
+4. **Choice**: for each method and measure, the threshold that flags at most ``--flag`` of the
+   in-class calibration structures (pristine, displacements <= 5 %, vacancies <= 25 %); the method
+   and measure kept are those that flag the most out-of-class *calibration* structures. A
+   temperature is fitted on the in-class calibration half. Everything reported on the test halves.
+5. **Outputs**: the decision in the model's JSON (and, for an ensemble, the members in one
+   ``.keras``), and under ``--figures``: ``methods.csv`` (every method and measure),
+   ``levels.csv`` (per Table 1 level: accuracy, flagged, wrong answers given as a class, per
+   seed accuracy with mean and s.d.), ``out_of_class.csv`` (per prototype), ``reliability.csv``
+   and the figures ``reliability.png``, ``coverage.png``, ``flagged_by_level.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from paper_lib import uncertainty as unc  # noqa: E402
+
+SEEDS = (2026, 2027, 2028, 2029, 2030)
+METHODS = {"mc_dropout": ("mc_dropout", SEEDS[:1]), "ensemble3": ("ensemble", SEEDS[:3]),
+           "ensemble5": ("ensemble", SEEDS)}
+EASY = "(defect == 'pristine') | ((defect == 'displacements') & (level <= 5)) | ((defect == 'vacancies') & (level <= 25))"
+
+
+def member_path(results: Path, seed: int) -> Path:
+    return results / "model.keras" if seed == SEEDS[0] else results / "seeds" / f"model-{seed}.keras"
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. in-class held-out data
+# ------------------------------------------------------------------------------------------------
+
+def _sites_of(item):
+    from paper_lib.preprocessing import NoCrystalFrame, crystal_frame
+
+    row_id, atoms = item
+    try:
+        return row_id, len(crystal_frame(atoms).sites)
+    except NoCrystalFrame:
+        return row_id, -1
+
+
+def in_class(results: Path, cache: Path, processes: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows (row_id, sid, label, defect, level, sites, half) and their fingerprints (rows with a
+    lattice; sites -1 where the pre-processing found none, their fingerprint rows are zero)."""
+    import multiprocessing as mp
+
+    from paper_lib.io import load_fingerprint_set, read_fingerprints, read_structures
+
+    table_path, fp_path = cache / "in_class.csv", cache / "in_class_fingerprints.npy"
+    validation = set(json.loads((results / "model.json").read_text())["training_data"]["validation_sids"])
+    if not table_path.exists():
+        data = load_fingerprint_set([results / "fingerprints.h5"])
+        keep = (data["defect"] != "pristine") | np.isin(data["sid"], sorted(validation))
+        failed = set(int(i) for i in read_fingerprints(results / "fingerprints.h5", with_fingerprints=False)["failed_row_id"])
+        rows = pd.DataFrame({k: data[k][keep] for k in ("row_id", "sid", "label", "defect", "level")})
+        fps = data["fingerprints"][keep]
+        lost = [(rid, atoms, kv) for rid, atoms, kv in read_structures(results / "structures.db") if rid in failed
+                and (kv["defect"] != "pristine" or kv["sid"] in validation)]
+        rows = pd.concat([rows, pd.DataFrame({"row_id": [r for r, _, _ in lost], "sid": [kv["sid"] for _, _, kv in lost],
+                                              "label": [kv["label"] for _, _, kv in lost],
+                                              "defect": [kv["defect"] for _, _, kv in lost],
+                                              "level": [float(kv["level"]) for _, _, kv in lost]})], ignore_index=True)
+        fps = np.concatenate([fps, np.zeros((len(lost), *fps.shape[1:]), np.float32)])
+        wanted = set(rows.row_id.tolist())
+        items = [(rid, atoms) for rid, atoms, _ in read_structures(results / "structures.db") if rid in wanted]
+        start = time.perf_counter()
+        with mp.get_context("fork").Pool(processes) as pool:
+            sites = dict(pool.imap_unordered(_sites_of, items, chunksize=64))
+        print(f"crystal frames of {len(items)} structures in {time.perf_counter() - start:.0f} s", flush=True)
+        rows["sites"] = rows.row_id.map(sites).astype(int)
+        rows.loc[rows.row_id.isin(failed), "sites"] = -1
+        rows["half"] = np.where(rows.sid % 2 == 0, "calibration", "test")
+        np.save(fp_path, fps)
+        rows.to_csv(table_path, index=False)
+    return pd.read_csv(table_path), np.load(fp_path, mmap_mode="r")
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. out-of-class data
+# ------------------------------------------------------------------------------------------------
+
+def out_of_class(cache: Path, processes: int, n_per_kind: int) -> tuple[pd.DataFrame, np.ndarray]:
+    from paper_lib.diffraction import fingerprints
+    from paper_lib.out_of_class import held_out_set
+
+    table_path, fp_path = cache / "out_of_class.csv", cache / "out_of_class_fingerprints.npy"
+    if not table_path.exists():
+        tables, all_fps = [], []
+        for half, seed in (("calibration", 1), ("test", 2)):
+            start = time.perf_counter()
+            items = held_out_set(half, n_per_kind, seed)
+            batch = fingerprints([a for a, _ in items], processes=processes, progress=False)
+            info = pd.DataFrame([{k: v for k, v in meta.items()} for _, meta in items])
+            info["half"] = half
+            info["sites"] = 0
+            info.loc[batch.ok, "sites"] = batch.sites
+            info.loc[list(batch.no_lattice), "sites"] = -1
+            broken = sorted(set(i for i, _ in batch.failed) - set(batch.no_lattice))
+            info["error"] = ""
+            for i, message in batch.failed:
+                if i in broken:
+                    info.loc[i, "error"] = message
+            fps = np.zeros((len(items), 64, 64, 3), np.float32)
+            fps[batch.ok] = batch.fingerprints
+            tables.append(info)
+            all_fps.append(fps)
+            print(f"out-of-class {half}: {len(items)} structures in {time.perf_counter() - start:.0f} s "
+                  f"({len(batch.no_lattice)} without a lattice, {len(broken)} failed)", flush=True)
+        np.save(fp_path, np.concatenate(all_fps))
+        pd.concat(tables, ignore_index=True).to_csv(table_path, index=False)
+    return pd.read_csv(table_path, keep_default_na=False), np.load(fp_path, mmap_mode="r")
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. samples
+# ------------------------------------------------------------------------------------------------
+
+def load_members(results: Path, seeds):
+    from paper_lib.model import load_model
+
+    return [load_model(member_path(results, s)) for s in seeds]
+
+
+def samples(results: Path, cache: Path, name: str, fps_in: np.ndarray, fps_out: np.ndarray) -> tuple:
+    path = cache / f"samples_{name}.npz"
+    if not path.exists():
+        method, seeds = METHODS[name]
+        members = load_members(results, seeds)
+        start = time.perf_counter()
+        if method == "mc_dropout":
+            keras_model = members[0].model
+        else:
+            keras_model = unc.ensemble_network([m.model for m in members], members[0].classes)
+        s_in = unc.sample_probabilities(keras_model, np.asarray(fps_in), method)
+        s_out = unc.sample_probabilities(keras_model, np.asarray(fps_out), method)
+        seconds = time.perf_counter() - start
+        np.savez(path, inside=s_in.astype(np.float32), outside=s_out.astype(np.float32), seconds=seconds)
+        print(f"samples {name}: {len(fps_in) + len(fps_out)} structures in {seconds:.0f} s", flush=True)
+    data = np.load(path)
+    return data["inside"], data["outside"]
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. choice and measurement
+# ------------------------------------------------------------------------------------------------
+
+def auroc(negatives, positives) -> float:
+    """Area under the ROC curve of a score meant to be higher for ``positives`` (Mann-Whitney U)."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.r_[negatives, positives])
+    n, p = len(negatives), len(positives)
+    return float((ranks[n:].sum() - p * (p + 1) / 2) / (n * p)) if n and p else float("nan")
+
+
+def assess(rows: pd.DataFrame, ood: pd.DataFrame, s_in, s_out, classes, measure: str, flag: float,
+           sites: dict, temperature: float = 1.0, threshold: float | None = None) -> dict:
+    """Calibrate the threshold on the in-class calibration half (unless given) and measure."""
+    classes = list(classes)
+    lattice_in, lattice_out = rows.sites.values >= 0, ood.sites.values >= 0
+    sum_in, sum_out = unc.summarise(s_in, temperature), unc.summarise(s_out, temperature)
+    easy = rows.eval(EASY).values
+    if threshold is None:
+        cal = easy & (rows.half.values == "calibration") & lattice_in
+        threshold = unc.threshold_for(sum_in[measure][cal], flag)
+    decision = unc.Decision(method="ensemble", samples=1, measure=measure, threshold=threshold,
+                            temperature=temperature, sites=sites)
+    labels_in = np.array([lab for lab, _ in unc.decide(sum_in, classes, decision, rows.sites.values)])
+    labels_in[~lattice_in] = unc.UNKNOWN
+    cnn_only = unc.Decision(method="ensemble", samples=1, measure=measure, threshold=threshold, temperature=temperature)
+    labels_out = np.array([lab for lab, _ in unc.decide(sum_out, classes, decision, ood.sites.values)])
+    labels_out_cnn = np.array([lab for lab, _ in unc.decide(sum_out, classes, cnn_only)])
+    labels_out[~lattice_out] = unc.UNKNOWN
+    labels_out_cnn[~lattice_out] = unc.UNKNOWN
+    best_in = np.array(classes)[sum_in["best"]]
+    test = rows.half.values == "test"
+    out = {"measure": measure, "threshold": threshold, "temperature": temperature}
+    for half in ("calibration", "test"):
+        o = ood.half.values == half
+        out[f"ood_{half}_unknown"] = float(np.mean(labels_out[o] == unc.UNKNOWN))
+        out[f"ood_{half}_unknown_cnn_only"] = float(np.mean(labels_out_cnn[o] == unc.UNKNOWN))
+    out["in_test_pristine_flagged"] = float(np.mean(labels_in[test & (rows.defect.values == "pristine")] == unc.UNKNOWN))
+    out["in_test_easy_flagged"] = float(np.mean(labels_in[test & easy] == unc.UNKNOWN))
+    wrong_as_class = (labels_in != unc.UNKNOWN) & (labels_in != rows.label.values)
+    out["in_test_wrong_as_class"] = float(np.mean(wrong_as_class[test]))
+    framed = test & lattice_in
+    out["ece_test"], _ = unc.reliability(sum_in["probabilities"][framed].max(axis=1),
+                                         best_in[framed] == rows.label.values[framed])
+    pristine = test & (rows.defect.values == "pristine") & lattice_in
+    o = (ood.half.values == "test") & lattice_out
+    score = np.concatenate([sum_in[measure][pristine], sum_out[measure][o]])
+    out["auroc_test"] = auroc(score[:pristine.sum()], score[pristine.sum():])
+    out["_labels_in"], out["_labels_out"], out["_sum_in"], out["_sum_out"] = labels_in, labels_out, sum_in, sum_out
+    out["_decision_sites"] = sites
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", default="results/robust")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--n-per-kind", type=int, default=24, help="out-of-class structures per prototype/kind and split")
+    parser.add_argument("--flag", type=float, default=0.03,
+                        help="share of in-class calibration structures (pristine, displacements <= 5 %%, "
+                             "vacancies <= 25 %%) the threshold may flag")
+    parser.add_argument("--out", help="write the calibrated model here (e.g. paper_lib/data/model.keras)")
+    parser.add_argument("--figures", default="figures/robust/uncertainty")
+    args = parser.parse_args()
+    results = ROOT / args.results
+    cache = results / "uncertainty"
+    cache.mkdir(parents=True, exist_ok=True)
+    figures = ROOT / args.figures
+    figures.mkdir(parents=True, exist_ok=True)
+
+    from paper_lib.structures import class_site_counts
+
+    rows, fps_in = in_class(results, cache, args.processes)
+    ood, fps_out = out_of_class(cache, args.processes, args.n_per_kind)
+    classes = load_members(results, SEEDS[:1])[0].classes
+    sites = class_site_counts(classes)
+    print(f"in-class: {len(rows)} rows ({(rows.sites < 0).sum()} without a lattice); out-of-class: {len(ood)}",
+          flush=True)
+    print("sites per primitive cell found, in-class pristine/defective:\n",
+          pd.crosstab(rows.label, rows.sites).to_string(), flush=True)
+
+    records, kept = [], None
+    for name in METHODS:
+        s_in, s_out = samples(results, cache, name, fps_in, fps_out)
+        cal = (rows.half.values == "calibration") & (rows.sites.values >= 0)
+        truth = np.array([list(classes).index(c) for c in rows.label.values[cal]])
+        temperature = unc.fit_temperature(s_in[cal], truth)
+        for measure in unc.MEASURES:
+            for t in (1.0, temperature):
+                r = assess(rows, ood, s_in, s_out, classes, measure, args.flag, sites, temperature=t)
+                r["method"] = name
+                records.append(r)
+                key = (r["ood_calibration_unknown"], -r["in_test_wrong_as_class"])
+                if kept is None or key > kept[0]:
+                    kept = (key, r)
+    table = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in records])
+    cols = ["method", "measure", "temperature", "threshold", "ood_calibration_unknown", "ood_test_unknown",
+            "ood_test_unknown_cnn_only", "in_test_pristine_flagged", "in_test_easy_flagged", "in_test_wrong_as_class",
+            "ece_test", "auroc_test"]
+    table = table[cols]
+    print(table.round(4).to_string(index=False), flush=True)
+    table.round(6).to_csv(figures / "methods.csv", index=False)
+    best = kept[1]
+    print(f"kept: {best['method']} {best['measure']} T={best['temperature']:.3f} threshold={best['threshold']:.4f}")
+    report(rows, ood, best, classes, figures, results, cache, fps_in)
+    if args.out:
+        write_calibrated(results, best, sites, args, rows, ood)
+
+
+def per_seed_accuracy(results: Path, cache: Path, rows: pd.DataFrame, classes) -> pd.DataFrame:
+    """Accuracy of each seed's network alone (no uncertainty, no unknown), per Table 1 level;
+    structures without a lattice count as wrong."""
+    s_in, _ = np.load(cache / "samples_ensemble5.npz")["inside"], None
+    out = []
+    truth = rows.label.values
+    for k, seed in enumerate(SEEDS):
+        predicted = np.array(classes)[s_in[:, k].argmax(axis=1)]
+        right = (predicted == truth) & (rows.sites.values >= 0)
+        for (defect, level), group in rows.groupby(["defect", "level"]).groups.items():
+            out.append({"defect": defect, "level": level, "seed": seed, "accuracy": 100 * right[group].mean()})
+    return pd.DataFrame(out)
+
+
+def report(rows, ood, best, classes, figures: Path, results: Path, cache: Path, fps_in) -> None:
+    """levels.csv, out_of_class.csv, reliability.csv and the three figures for the kept choice."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels_in, labels_out, sum_in, sum_out = best["_labels_in"], best["_labels_out"], best["_sum_in"], best["_sum_out"]
+    best_in = np.array(classes)[sum_in["best"]]
+    truth = rows.label.values
+    lattice = rows.sites.values >= 0
+    seeds = per_seed_accuracy(results, cache, rows, classes)
+    spread = seeds.groupby(["defect", "level"]).accuracy.agg(["mean", "std"]).reset_index()
+    levels = []
+    for (defect, level), idx in rows.groupby(["defect", "level"]).groups.items():
+        idx = np.asarray(idx)
+        unknown = labels_in[idx] == unc.UNKNOWN
+        answered = ~unknown
+        s = spread[(spread.defect == defect) & (spread.level == level)].iloc[0]
+        levels.append({"defect": defect, "level": level, "n": len(idx), "no_lattice": int((~lattice[idx]).sum()),
+                       "accuracy_best": 100 * np.mean((best_in[idx] == truth[idx]) & lattice[idx]),
+                       "seed_accuracy_mean": s["mean"], "seed_accuracy_sd": s["std"],
+                       "unknown": 100 * unknown.mean(),
+                       "right": 100 * np.mean(labels_in[idx] == truth[idx]),
+                       "wrong_as_class": 100 * np.mean(answered & (labels_in[idx] != truth[idx])),
+                       "accuracy_of_answers": 100 * np.mean(labels_in[idx][answered] == truth[idx][answered])
+                       if answered.any() else float("nan")})
+    levels = pd.DataFrame(levels).sort_values(["defect", "level"])
+    levels.round(3).to_csv(figures / "levels.csv", index=False)
+    print(levels.round(2).to_string(index=False), flush=True)
+    seeds.round(3).to_csv(figures / "seeds.csv", index=False)
+
+    reasons = []
+    for i in range(len(ood)):
+        if ood.sites.values[i] < 0:
+            reasons.append("no lattice")
+        elif labels_out[i] != unc.UNKNOWN:
+            reasons.append("answered")
+        else:
+            allowed = best["_decision_sites"].get(classes[sum_out["best"][i]], [])
+            reasons.append("sites" if allowed and ood.sites.values[i] not in allowed else "uncertainty")
+    ood = ood.assign(outcome=reasons, best=np.array(classes)[sum_out["best"]], uncertainty=sum_out[best["measure"]])
+    table = (ood.groupby(["half", "name"]).outcome.value_counts().unstack(fill_value=0))
+    table["n"] = table.sum(axis=1)
+    table["unknown_share"] = 1 - table.get("answered", 0) / table["n"]
+    table["answered_as"] = ood[ood.outcome == "answered"].groupby(["half", "name"]).best.agg(
+        lambda b: ", ".join(f"{k} {v}" for k, v in b.value_counts().items()))
+    table = table.reset_index().fillna("")
+    table.to_csv(figures / "out_of_class.csv", index=False)
+    print(table.to_string(index=False), flush=True)
+
+    test = (rows.half.values == "test") & lattice
+    ece, bins = unc.reliability(sum_in["probabilities"][test].max(axis=1), best_in[test] == truth[test])
+    pd.DataFrame(bins).round(6).to_csv(figures / "reliability.csv", index=False)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    centres = [(b["low"] + b["high"]) / 2 for b in bins]
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
+    ax.bar(centres, [b["accuracy"] for b in bins], width=0.09, color="tab:blue", alpha=0.8, label="accuracy")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", color="k", ms=3, label="bin mean confidence")
+    for c, b in zip(centres, bins):
+        if b["n"]:
+            ax.text(c, 0.02, str(b["n"]), rotation=90, fontsize=6, ha="center", va="bottom", color="w")
+    ax.set(xlabel="confidence (mean probability of the best class)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
+           title=f"in-class test half, {test.sum()} structures: ECE {ece:.4f}")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(figures / "reliability.png", dpi=150)
+    plt.close(fig)
+
+    # accuracy of the answers against the share flagged, sweeping the threshold (in-class test half)
+    measure_in = sum_in[best["measure"]]
+    test_all = rows.half.values == "test"
+    order = np.sort(np.unique(np.r_[measure_in[test], 0.0, 1.0]))
+    thresholds = order[np.linspace(0, len(order) - 1, min(len(order), 400)).astype(int)]
+    flagged, accuracy, ood_flagged = [], [], []
+    o = ood.half.values == "test"
+    for t in thresholds:
+        d = unc.Decision(method="ensemble", samples=1, measure=best["measure"], threshold=float(t),
+                         temperature=best["temperature"], sites=best["_decision_sites"])
+        lab = np.array([x for x, _ in unc.decide(sum_in, classes, d, rows.sites.values)])
+        lab[~lattice] = unc.UNKNOWN
+        answered = test_all & (lab != unc.UNKNOWN)
+        flagged.append(1 - answered.sum() / test_all.sum())
+        accuracy.append(np.mean(lab[answered] == truth[answered]) if answered.any() else np.nan)
+        lo = np.array([x for x, _ in unc.decide(sum_out, classes, d, ood.sites.values)])
+        lo[ood.sites.values < 0] = unc.UNKNOWN
+        ood_flagged.append(np.mean(lo[o] == unc.UNKNOWN))
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.plot(100 * np.array(flagged), 100 * np.array(accuracy), color="tab:blue", label="in-class: accuracy of the answers")
+    ax.plot(100 * np.array(flagged), 100 * np.array(ood_flagged), color="tab:red",
+            label="out-of-class test: share unknown")
+    mark = 1 - np.mean(labels_in[test_all] != unc.UNKNOWN)
+    ax.axvline(100 * mark, color="0.5", lw=1, ls=":", label=f"calibrated threshold {best['threshold']:.3f}")
+    ax.set(xlabel="in-class test structures flagged unknown (%)", ylabel="%", ylim=(0, 101))
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(figures / "coverage.png", dpi=150)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)
+    for ax, defect in zip(axes, ("displacements", "vacancies")):
+        part = levels[levels.defect.isin([defect, "pristine"])].sort_values("level")
+        x = np.arange(len(part))
+        ax.bar(x, part.right, color="tab:green", label="right")
+        ax.bar(x, part.unknown, bottom=part.right, color="0.7", label="unknown")
+        ax.bar(x, part.wrong_as_class, bottom=part.right + part.unknown, color="tab:red", label="wrong class")
+        ax.set_xticks(x, [f"{v:g}" for v in part.level], fontsize=7)
+        ax.set(xlabel=f"{defect} (%)", title=defect)
+    axes[0].set_ylabel("share of structures (%)")
+    axes[1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(figures / "flagged_by_level.png", dpi=150)
+    plt.close(fig)
+
+
+def write_calibrated(results: Path, best: dict, sites: dict, args, rows, ood) -> None:
+    """The kept decision written into the model (an ensemble's members into one file)."""
+    from paper_lib.model import ensemble, write_model
+
+    method, seeds = METHODS[best["method"]]
+    members = load_members(results, seeds)
+    cal_in = (rows.half == "calibration").sum()
+    decision = unc.Decision(
+        method=method, samples=unc.MC_SAMPLES if method == "mc_dropout" else len(seeds),
+        measure=best["measure"], threshold=round(float(best["threshold"]), 6),
+        temperature=round(float(best["temperature"]), 6), sites=sites,
+        calibration={"flagged_in_class": args.flag, "in_class": f"{cal_in} held-out structures of the robust preset "
+                     "(validation pristine and defective test variants, even sids)",
+                     "out_of_class": f"{(ood.half == 'calibration').sum()} structures of paper_lib.out_of_class, "
+                     "calibration split", "script": "scripts/calibrate_shipped_model.py"})
+    if method == "ensemble":
+        keras_model, metadata = ensemble(members)
+    else:
+        keras_model, metadata = members[0].model, json.loads(json.dumps(members[0].metadata))
+    metadata["uncertainty"] = decision.as_dict()
+    write_model(keras_model, metadata, ROOT / args.out)
+    print(f"wrote {args.out}: {decision}")
+
+
+if __name__ == "__main__":
+    main()
