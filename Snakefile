@@ -22,6 +22,8 @@ FIG = f"figures/{PRESET.name}"
 EXE = f"executed/{PRESET.name}"
 SHARDS = [f"{k:03d}" for k in range(PRESET.shards)]
 CLASS_SLUGS = [c.replace(chr(47), "-") for c in PRESET.classes]   # hex/rh -> hex-rh in file names
+# the network is trained once per seed (same data, same validation split); the first is the main model
+EXTRA_SEEDS = list(PRESET.training_seeds[1:])
 
 # one software environment for every rule: `--sdm conda` builds it; by default rules run in the
 # environment Snakemake itself runs in (a pip project has no per-rule deployment)
@@ -38,6 +40,7 @@ def local_cores():
 
 wildcard_constraints:
     shard=r"\d{3}",
+    seed=r"\d+",
 
 
 rule all:
@@ -49,13 +52,14 @@ rule all:
 
 
 rule preset:
-    """The validated preset as the steps read it; changing the configuration re-runs what depends on it."""
+    """The validated preset as the steps read it; changing the configuration re-runs what depends on it
+    (the list of training seeds is left out: adding a seed trains and evaluates that seed alone)."""
     output:
         f"{R}/preset.yaml",
     log:
         f"{R}/logs/preset.log",
     params:
-        text=yaml.safe_dump(PRESET.raw, sort_keys=True),
+        text=yaml.safe_dump({k: v for k, v in PRESET.raw.items() if k != "training_seeds"}, sort_keys=True),
     localrule: True
     conda:
         ENV
@@ -174,6 +178,50 @@ rule evaluate:
         "--method {params.method} --out {output.accuracy} --predictions {output.predictions} > {log} 2>&1"
 
 
+rule train_seed:
+    """The same network with a further seed: same data, same validation split (the preset's seed)."""
+    input:
+        preset=f"{R}/preset.yaml",
+        fingerprints=expand(f"{R}/fingerprints/shard-{{shard}}.h5", shard=SHARDS),
+    output:
+        model=f"{R}/seeds/model-{{seed}}.keras",
+        meta=f"{R}/seeds/model-{{seed}}.json",
+        history=f"{R}/seeds/history-{{seed}}.csv",
+    benchmark:
+        f"{R}/benchmarks/train-{{seed}}.tsv",
+    log:
+        f"{R}/logs/train-{{seed}}.log",
+    params:
+        split_seed=PRESET.seed,
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    conda:
+        ENV
+    shell:
+        "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
+        "python -m paper_lib train --config {input.preset} --fingerprints {input.fingerprints} "
+        "--seed {wildcards.seed} --split-seed {params.split_seed} "
+        "--out {output.model} --history {output.history} > {log} 2>&1"
+
+
+use rule evaluate as evaluate_seed with:
+    input:
+        model=f"{R}/seeds/model-{{seed}}.keras",
+        fingerprints=expand(f"{R}/fingerprints/shard-{{shard}}.h5", shard=SHARDS),
+    output:
+        predictions=f"{R}/predictions/cnn_seed{{seed}}.csv",
+        accuracy=f"{R}/seeds/accuracy-{{seed}}.csv",
+        recall=f"{R}/seeds/recall_cnn_seed{{seed}}.csv",
+    benchmark:
+        f"{R}/benchmarks/evaluate-{{seed}}.tsv",
+    log:
+        f"{R}/logs/evaluate-{{seed}}.log",
+    params:
+        method=lambda wildcards: f"cnn_seed{wildcards.seed}",
+
+
 rule baselines:
     """spglib (four tolerances) and PTM on the structures of one shard (the preset's baseline sample)."""
     input:
@@ -224,6 +272,7 @@ rule score:
     input:
         preset=f"{R}/preset.yaml",
         predictions=[f"{R}/predictions/cnn.csv", f"{R}/predictions/dcdft.csv"]
+        + expand(f"{R}/predictions/cnn_seed{{seed}}.csv", seed=EXTRA_SEEDS)
         + expand(f"{R}/predictions/baselines-{{shard}}.csv", shard=SHARDS),
     output:
         accuracy=report(f"{R}/accuracy.csv", category="Accuracy"),
@@ -377,8 +426,9 @@ rule accuracy_figures:
         accuracy=f"{R}/accuracy.csv",
         recall=f"{R}/recall.csv",
         confusion=f"{R}/confusion",
+        predictions=f"{R}/predictions/cnn.csv",
     output:
-        **figures(["accuracy_vs_vacancies", "accuracy_vs_displacements", "confusion"], "Accuracy"),
+        **figures(["accuracy_vs_vacancies", "accuracy_vs_displacements", "confusion", "reliability"], "Accuracy"),
         table=report(f"{FIG}/table1.csv", category="Accuracy"),
     benchmark:
         f"{R}/benchmarks/accuracy_figures.tsv",

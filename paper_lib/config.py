@@ -32,6 +32,9 @@ class Preset:
     (:data:`paper_lib.preprocessing.METHODS`; ``paper2018`` when the preset does not say).
     ``baseline_sample``: how many pristine structures (a class-stratified, seeded sample) the
     symmetry-finder baselines see, each with all its defective variants; None = all of them.
+    ``training_seeds``: the network is trained once per seed, all on the same validation split
+    (that of ``seed``), so that every accuracy comes with its seed-to-seed spread; the first is
+    the main model (default: ``seed`` alone).
     """
 
     name: str
@@ -46,6 +49,7 @@ class Preset:
     shards: int
     baseline_sample: int | None = None
     preprocessing: str = "paper2018"
+    training_seeds: tuple[int, ...] = ()
     source: str = "<dict>"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -72,11 +76,12 @@ _SCHEMA: dict[str, Any] = {
     "shards": int,
     "baselines": {"pristine_sample": (int, type(None))},
     "preprocessing": str,
+    "training_seeds": list,
 }
 
 
 #: keys a preset may leave out, with the value they then take
-_OPTIONAL = {"preprocessing": "paper2018"}
+_OPTIONAL = {"preprocessing": "paper2018", "training_seeds": None}
 
 
 def _check_keys(section: dict, schema: dict, where: str, source: str) -> None:
@@ -169,6 +174,12 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
         raise ConfigError(f"{source}: 'preprocessing' must be one of {', '.join(METHODS)}, got {preprocessing!r}")
     if raw["seed"] < 0:
         raise ConfigError(f"{source}: 'seed' must be >= 0, got {raw['seed']}")
+    seeds = raw.get("training_seeds") or [raw["seed"]]
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{source}: 'training_seeds' must list different integers >= 0, got {seeds!r}")
+    if seeds[0] != raw["seed"]:
+        raise ConfigError(f"{source}: 'training_seeds' must start with the preset's seed ({raw['seed']}: the main "
+                          f"model), got {seeds!r}")
     return Preset(
         name=raw["preset"],
         seed=raw["seed"],
@@ -182,6 +193,7 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
         shards=raw["shards"],
         baseline_sample=sample,
         preprocessing=preprocessing,
+        training_seeds=tuple(seeds),
         source=source,
         raw=raw,
     )

@@ -83,6 +83,22 @@ def summarise(predictions: pd.DataFrame, classes) -> Summary:
                    confusion)
 
 
+#: a method trained with several seeds appears in ``accuracy.csv`` as ``NAME`` (the main seed)
+#: and ``NAME_seed<S>`` (each further seed)
+SEED_SUFFIX = r"_seed\d+$"
+
+
+def seed_spread(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """``accuracy.csv`` with each method's seeds folded into one row per defect and level:
+    ``accuracy`` the mean over seeds (%), ``accuracy_sd`` their sample standard deviation (NaN
+    for one seed), ``seeds`` how many. Methods without further seeds keep their value (1 seed)."""
+    table = accuracy.assign(method=accuracy["method"].str.replace(SEED_SUFFIX, "", regex=True))
+    grouped = table.groupby(["method", "defect", "level"], sort=True)
+    out = grouped.agg(n=("n", "max"), accuracy=("accuracy", "mean"), accuracy_sd=("accuracy", "std"),
+                      seeds=("accuracy", "size")).reset_index()
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Real crystals: ASE's dcdft set of elemental solids, with the dataset's defects added
 # --------------------------------------------------------------------------------------------

@@ -75,6 +75,8 @@ def accuracy_curves(table, defect: str, xlabel: str):
 
     Each curve starts at its method's pristine accuracy (level 0); the networks are drawn solid (the
     paper's CNN in black), the baselines dashed; a level evaluated on fewer structures shows its ``n`` in the legend.
+    A table with ``accuracy_sd`` and ``seeds`` (:func:`paper_lib.evaluation.seed_spread`) draws the
+    mean over seeds with a band of +/- one standard deviation.
     """
     import matplotlib.pyplot as plt
 
@@ -91,7 +93,13 @@ def accuracy_curves(table, defect: str, xlabel: str):
             style = dict(lw=1.6)
         else:                                             # the symmetry finders: dashed
             style = dict(lw=1.2, ls="--")
-        ax.plot(rows["level"], rows["accuracy"], marker="o", ms=3.5, label=label, **style)
+        seeds = int(rows["seeds"].max()) if "seeds" in rows else 1
+        if seeds > 1:
+            label += f", mean ± s.d. of {seeds} seeds"
+        line, = ax.plot(rows["level"], rows["accuracy"], marker="o", ms=3.5, label=label, **style)
+        if seeds > 1:
+            ax.fill_between(rows["level"], rows["accuracy"] - rows["accuracy_sd"], rows["accuracy"] + rows["accuracy_sd"],
+                            color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(-2, 102)
@@ -201,5 +209,27 @@ def parameter_histograms(pristine, columns=("c_over_a", "alpha", "z")):
         ax.hist(values, bins=20, color="0.35")
         ax.set_title(prototype, fontsize=9)
         ax.set_xlabel(labels.get(column, column), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(bins: list[dict], ece: float, title: str = ""):
+    """Accuracy against confidence in equal-width bins (:func:`paper_lib.uncertainty.reliability`),
+    with the diagonal of perfect calibration; each bin's count at its foot, ECE in the title."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    centres = [(b["low"] + b["high"]) / 2 for b in bins]
+    width = 0.9 * (bins[0]["high"] - bins[0]["low"])
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
+    ax.bar(centres, [b["accuracy"] for b in bins], width=width, color="tab:blue", alpha=0.8, label="accuracy")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", color="k", ms=3,
+            label="at the bin's mean confidence")
+    for c, b in zip(centres, bins):
+        if b["n"]:
+            ax.text(c, 0.02, str(b["n"]), rotation=90, fontsize=6, ha="center", va="bottom")
+    ax.set(xlabel="confidence (probability of the class given)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title(f"{title}{': ' if title else ''}ECE {ece:.4f}", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig

@@ -347,18 +347,9 @@ def report(rows, ood, best, classes, figures: Path, results: Path, cache: Path, 
     test = (rows.half.values == "test") & lattice
     ece, bins = unc.reliability(sum_in["probabilities"][test].max(axis=1), best_in[test] == truth[test])
     pd.DataFrame(bins).round(6).to_csv(figures / "reliability.csv", index=False)
-    fig, ax = plt.subplots(figsize=(4, 4))
-    centres = [(b["low"] + b["high"]) / 2 for b in bins]
-    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
-    ax.bar(centres, [b["accuracy"] for b in bins], width=0.09, color="tab:blue", alpha=0.8, label="accuracy")
-    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", color="k", ms=3, label="bin mean confidence")
-    for c, b in zip(centres, bins):
-        if b["n"]:
-            ax.text(c, 0.02, str(b["n"]), rotation=90, fontsize=6, ha="center", va="bottom", color="w")
-    ax.set(xlabel="confidence (mean probability of the best class)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
-           title=f"in-class test half, {test.sum()} structures: ECE {ece:.4f}")
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    from paper_lib.plotting import reliability_diagram
+
+    fig = reliability_diagram(bins, ece, f"in-class test half, {test.sum()} structures")
     fig.savefig(figures / "reliability.png", dpi=150)
     plt.close(fig)
 

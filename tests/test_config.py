@@ -21,6 +21,7 @@ def test_shipped_presets_are_valid():
     n_total = paper.n_pristine * (1 + len(paper.displacements) + len(paper.vacancies))
     assert n_total > 100_000
     assert quick.n_pristine < paper.n_pristine
+    assert quick.training_seeds == paper.training_seeds == (2018, 2019, 2020)
 
 
 def _with(raw, path, value):
@@ -47,10 +48,33 @@ def _with(raw, path, value):
     (("seed",), "one", "integer"),
     (("baselines", "pristine_sample"), 0, "pristine_sample"),
     (("baselines", "pristine_sample"), "all", "pristine_sample"),
+    (("training_seeds",), [12345, 8], "must start with the preset.s seed"),
+    (("training_seeds",), "7", "wrong type"),
 ])
 def test_bad_values_are_named(tiny_preset_dict, path, value, message):
     with pytest.raises(config.ConfigError, match=message):
         config.validate(_with(tiny_preset_dict, path, value), "bad.yaml")
+
+
+def test_training_seeds(tiny_preset_dict):
+    assert config.validate(tiny_preset_dict).training_seeds == (tiny_preset_dict["seed"],)    # default: one
+    seed = tiny_preset_dict["seed"]
+    assert config.validate(_with(tiny_preset_dict, ("training_seeds",), [seed, 5])).training_seeds == (seed, 5)
+    for bad in ([seed, seed], [seed, -1], [seed, True]):
+        with pytest.raises(config.ConfigError, match="training_seeds"):
+            config.validate(_with(tiny_preset_dict, ("training_seeds",), bad), "bad.yaml")
+
+
+def test_seed_spread_folds_the_seeds_of_a_method():
+    import pandas as pd
+
+    from paper_lib.evaluation import seed_spread
+
+    accuracy = pd.DataFrame({"method": ["cnn", "cnn_seed2", "cnn_seed3", "ptm"], "defect": ["vacancies"] * 4,
+                             "level": [10.0] * 4, "n": [50] * 4, "accuracy": [90.0, 94.0, 98.0, 70.0]})
+    out = seed_spread(accuracy).set_index("method")
+    assert out.loc["cnn", "accuracy"] == 94.0 and out.loc["cnn", "accuracy_sd"] == 4.0 and out.loc["cnn", "seeds"] == 3
+    assert out.loc["ptm", "accuracy"] == 70.0 and out.loc["ptm", "seeds"] == 1 and pd.isna(out.loc["ptm", "accuracy_sd"])
 
 
 def test_zero_structures(tiny_preset_dict):
