@@ -14,7 +14,8 @@ Three parts, each against a reference timed in the same run:
    decides ``unknown``, as it does by default. Reference: the old non-streaming path without
    uncertainty (every frame read with ``read_structure_file``, then one batch fingerprinted and
    predicted by one network, its first member for an ensemble: the code of ``classify`` before
-   streaming, copied below).
+   streaming, copied below). The network runs on one thread (as ``classify --jobs N`` runs it,
+   beside N fingerprint workers), so that "1 core" is one core.
 2. Peak memory of ``python -m paper_lib classify TRAJ --jobs N --csv FILE`` on a trajectory of
    ``--frames`` such frames, run as a subprocess, against the old path in a subprocess too. Peak
    RSS is that of the largest single process of the run (GNU time's maximum resident set size,
@@ -43,7 +44,7 @@ from ase.build import bulk
 from ase.io import write
 
 from paper_lib.io import iter_structure_file, read_structure_file
-from paper_lib.model import Classification, classify, classify_iter, load_model, predict
+from paper_lib.model import Classification, classify, classify_iter, limit_tensorflow_threads, load_model, predict
 from paper_lib.structures import CLASSES_7, prototype_for, random_rotation, spacegroup_number
 
 FCC_A = 3.61                      # Angstrom, Cu
@@ -263,6 +264,8 @@ def main() -> None:
     if args.old_path:
         run_old_path(args.old_path, args.processes, args.model)
         return
+    # the network runs on one thread, as `classify --jobs N` runs it: "1 core" is then one core
+    limit_tensorflow_threads(1)
     loaded = load_model(args.model)
     warm_up(loaded)
     with tempfile.TemporaryDirectory() as tmp:

@@ -430,8 +430,10 @@ def cmd_classify(args) -> int:
     from tqdm import tqdm
 
     from .io import csv_rows, iter_structure_file
-    from .model import Classification, classify_iter, load_model
+    from .model import Classification, classify_iter, limit_tensorflow_threads, load_model
 
+    if args.jobs > 1:     # the fingerprint workers take the cores; the network one thread beside them
+        limit_tensorflow_threads(1)
     try:
         loaded = load_model(args.model)
     except ValueError as exc:

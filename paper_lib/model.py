@@ -49,6 +49,21 @@ def _keras():
     return keras
 
 
+def limit_tensorflow_threads(threads: int) -> bool:
+    """Let each TensorFlow operation use at most ``threads`` threads (its default is every core).
+    ``classify`` with fingerprint workers needs this: the workers and the network then share the
+    cores instead of fighting over them. Only possible before TensorFlow first runs; returns
+    whether it took effect."""
+    _keras()
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+    except RuntimeError:            # TensorFlow is already running: its pools are fixed
+        return False
+    return True
+
+
 def build_model(n_classes: int):
     """The paper's network: input 64 x 64 x 3, six 7 x 7 convolutions, two max-pools, dense head."""
     keras = _keras()

@@ -230,6 +230,6 @@ def reliability_diagram(bins: list[dict], ece: float, title: str = ""):
             ax.text(c, 0.02, str(b["n"]), rotation=90, fontsize=6, ha="center", va="bottom")
     ax.set(xlabel="confidence (probability of the class given)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
     ax.set_title(f"{title}{': ' if title else ''}ECE {ece:.4f}", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig

@@ -377,7 +377,8 @@ def report(rows, ood, best, classes, figures: Path, results: Path, cache: Path, 
             label="out-of-class test: share unknown")
     mark = 1 - np.mean(labels_in[test_all] != unc.UNKNOWN)
     ax.axvline(100 * mark, color="0.5", lw=1, ls=":", label=f"calibrated threshold {best['threshold']:.3f}")
-    ax.set(xlabel="in-class test structures flagged unknown (%)", ylabel="%", ylim=(0, 101))
+    ax.set(xlabel="in-class test structures flagged unknown (%)", ylabel="%", xlim=(0, 30), ylim=(50, 100.5),
+           title="sweeping the uncertainty threshold (test halves)")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(figures / "coverage.png", dpi=150)
