@@ -25,7 +25,7 @@ def shipped():
 
 
 def test_the_shipped_model_is_small_and_described(shipped):
-    assert SHIPPED_MODEL.stat().st_size <= 5_000_000
+    assert SHIPPED_MODEL.stat().st_size <= 10_000_000            # five networks of 1.5 MB
     assert shipped.classes == CLASSES_7
     assert shipped.fingerprint == {"mask_inner_px": 5, "mask_outer_px": None, "z_shift": 2,
                                    "angle_deg": 45.0, "target_atoms": 250, "preprocessing": "crystal_frame"}
@@ -33,6 +33,43 @@ def test_the_shipped_model_is_small_and_described(shipped):
     assert meta["training_data"]["preset"] == "robust"
     assert sum(meta["training_data"]["counts"].values()) == 5900
     assert meta["training_data"]["augmented"]["n"] > 0
+
+
+def test_the_shipped_model_is_a_calibrated_ensemble(shipped):
+    """Five seeds' networks in one file, a calibrated threshold and the classes' site counts."""
+    d = shipped.decision
+    assert d.method == "ensemble" and d.samples == 5 and shipped.model.output_shape[1:] == (5, 7)
+    assert [m["seed"] for m in shipped.metadata["ensemble"]] == [2026, 2027, 2028, 2029, 2030]
+    assert {m["split_seed"] for m in shipped.metadata["ensemble"]} <= {None, 2026}
+    assert d.threshold is not None and 0 < d.threshold < 1 and d.measure in ("entropy", "mutual_information", "margin")
+    assert d.sites == {"bcc": [1], "bct_139": [1], "bct_141": [2], "diam": [2], "fcc": [1], "hex/rh": [1, 2, 3],
+                       "sc": [1]}
+
+
+def test_out_of_class_structures_are_unknown_and_in_class_ones_are_not(shipped):
+    """The held-out out-of-class test split (prototypes never used to calibrate, random crystals,
+    melted and liquid boxes): most are unknown; pristine crystals of the classes are answered."""
+    from ase import Atoms
+    from ase.build import bulk
+
+    from paper_lib.out_of_class import held_out_set
+
+    outside = held_out_set("test", 2, seed=11)
+    results = classify([atoms for atoms, _ in outside], shipped)
+    unknown = [r.label == "unknown" for r in results]
+    assert all(r.error is None for r in results)
+    assert np.mean(unknown) >= 0.8, [(info["name"], r.best) for (_, info), r in zip(outside, results)
+                                     if r.label != "unknown"]
+    for r in results:
+        if r.label == "unknown":
+            assert r.reason and (r.best is None or r.best in CLASSES_7)
+    inside = [bulk("Cu", "fcc", 3.61) * (6, 6, 6), bulk("Fe", "bcc", 2.87) * (6, 6, 6),
+              bulk("Si", "diamond", 5.43) * (4, 4, 4), bulk("Mg", "hcp", 3.21, 5.21) * (6, 6, 4)]
+    assert [r.label for r in classify(inside, shipped)] == ["fcc", "bcc", "diam", "hex/rh"]
+    rng = np.random.default_rng(0)
+    liquid = Atoms("Cu300", positions=rng.random((300, 3)) * 15.0, cell=[15.0] * 3, pbc=True)
+    r = classify(liquid, shipped)
+    assert r.label == "unknown" and r.best is None and "no crystal lattice found" in r.reason
 
 
 def test_the_papers_model_is_kept_by_name():
@@ -47,10 +84,20 @@ def test_dcdft_crystals_of_the_seven_classes(shipped):
     inside, outside = dcdft_in_classes()
     assert len(inside) == 61 and len(outside) == 10
     results = classify([atoms for _, atoms, _ in inside], shipped)
-    wrong = {name: (label, r.label) for (name, _, label), r in zip(inside, results) if r.label != label}
-    fair = {name: v for name, v in wrong.items() if name not in OTHER_STRUCTURE_TYPES}
-    assert not fair, f"misclassified crystals of the trained structure types: {fair}"
-    assert len(wrong) <= len(OTHER_STRUCTURE_TYPES)
+    # no crystal gets a wrong class; a few are `unknown` (the structure types the network never saw,
+    # and real A7 Sb and Bi at the edge of the trained ones), none of the plain metals
+    wrong = {name: (label, r.label) for (name, _, label), r in zip(inside, results) if r.label not in (label, "unknown")}
+    assert not wrong, f"crystals given a wrong class: {wrong}"
+    unknown = {name for (name, _, _), r in zip(inside, results) if r.label == "unknown"}
+    assert len(unknown - set(OTHER_STRUCTURE_TYPES)) <= 2 and len(unknown) <= 7, unknown
+    assert not unknown & {"Cu", "Al", "Fe", "W", "Mg", "Ti", "Si", "Ge", "Po"}, unknown
+
+
+def test_dcdft_crystals_outside_the_classes_are_unknown(shipped):
+    """P, Ga, Se, Br, Te, I and the molecular N, O, F, Cl: none of the seven classes."""
+    _, outside = dcdft_in_classes()
+    results = classify([atoms for _, atoms, _ in outside], shipped)
+    assert [r.label for r in results] == ["unknown"] * len(outside), [(n, r.best) for (n, _, _), r in zip(outside, results)]
 
 
 def test_dcdft_crystals_outside_the_classes_do_not_crash(shipped):
