@@ -113,11 +113,14 @@ def print_report(df: pd.DataFrame) -> None:
     accuracy = df["cnn_right"].mean()
     wrong = df[~df["cnn_right"]]
     errors = df[df["cnn_label"] == "error"]
-    confident = wrong[(wrong["cnn_label"] != "error") & (wrong["cnn_confidence"] > CONFIDENT)]
+    confident = wrong[~wrong["cnn_label"].isin(["error", "unknown"]) & (wrong["cnn_confidence"] > CONFIDENT)]
     verdict = "meets" if accuracy >= TARGET_ACCURACY else "MISSES"
     print(f"\nCNN overall accuracy: {100 * accuracy:.1f} % ({int(df['cnn_right'].sum())}/{len(df)}), "
           f"{verdict} the {100 * TARGET_ACCURACY:.0f} % target")
     print(f"CNN wrong answers with probability > {CONFIDENT}: {len(confident)} of {len(wrong)} wrong")
+    unknown = wrong[wrong["cnn_label"] == "unknown"]
+    print(f"CNN answers `unknown` (counted wrong above): {len(unknown)}; wrong answers given as a class: "
+          f"{int(((wrong['cnn_label'] != 'unknown') & (wrong['cnn_label'] != 'error')).sum())}")
     print(f"CNN errors (no answer, counted wrong): {len(errors)}")
     for _, row in errors.iterrows():
         print(f"  {row['case']}: {row['cnn_error']}")
