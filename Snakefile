@@ -6,6 +6,7 @@
 #
 # Heavy steps are `python -m paper_lib ...` commands; figure notebooks run through papermill with
 # kernel python3 and land, executed, in executed/<preset>/ (they also run on their own in JupyterLab).
+import copy
 import json
 import yaml
 
@@ -15,6 +16,11 @@ from paper_lib import config as presets
 from paper_lib.defects import AUGMENTATION
 
 configfile: "config/quick.yaml"
+# a preset given with --configfile is the whole preset: Snakemake would otherwise merge it into
+# quick.yaml's keys, and an optional key the preset leaves out (training_seeds) would leak in
+if workflow.overwrite_configfiles:
+    config.clear()
+    config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
 PRESET = presets.validate(config, "the Snakemake configuration")   # stops here on a typo
 R = f"results/{PRESET.name}"

@@ -42,6 +42,23 @@ def test_dry_runs_parse(args, jobs, tmp_path):
         assert f"total {jobs}" in " ".join(result.stdout.split()), result.stdout
 
 
+def test_a_preset_file_is_the_whole_preset(tmp_path, tiny_preset_dict):
+    """--configfile replaces the default preset instead of being merged into it: a preset without
+    training_seeds trains one network, even though config/quick.yaml lists three."""
+    import yaml
+
+    for name in ("Snakefile", "environment.yml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("config", "notebooks", "profiles"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    (tmp_path / "config" / "tiny.yaml").write_text(yaml.safe_dump(tiny_preset_dict))
+    one = snakemake("-n", "--cores", "2", "--configfile", "config/tiny.yaml", cwd=tmp_path)
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "train_seed" not in one.stdout and "rule train:" in one.stdout
+    three = snakemake("-n", "--cores", "2", cwd=tmp_path)                        # config/quick.yaml
+    assert three.returncode == 0 and " ".join(three.stdout.split()).count("rule train_seed:") == 2
+
+
 @pytest.mark.skipif(shutil.which("sbatch") is None, reason="SLURM client not installed")
 def test_slurm_profile_parses_outside_a_dry_run(tmp_path):
     # a real (non-dry) run has no total core count under a cluster executor; the local rule
