@@ -213,7 +213,9 @@ def small_files(folder: Path, n: int, loaded, processes: int) -> None:
         print(f"  classify (read + fingerprint + CNN), {cores} core(s): {rate:7.1f} structures/s "
               f"({rate / spglib_rate:.2f}x spglib)")
     correct = sum(r.label == CLASSES_7[i % 7] for i, r in enumerate(results))
-    print(f"  correct class: {correct}/{n}")
+    unknown = [CLASSES_7[i % 7] for i, r in enumerate(results) if r.label == "unknown"]
+    print(f"  correct class: {correct}/{n}; unknown: {len(unknown)} ({', '.join(sorted(set(unknown))) or '-'}); "
+          f"a wrong class: {n - correct - len(unknown)}")
 
 
 def throughput_part(folder: Path, n: int, loaded, processes: int) -> None:
