@@ -169,9 +169,10 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
                      "digest": data_digest(np.asarray(augment["fingerprints"]), extra_labels),
                      "source": augment.get("source", "")}
     model = build_model(len(classes))
-    # XLA: about 1.7x faster on CPU than TensorFlow's own kernels, and still deterministic
+    # no XLA: Keras turns it off under op determinism anyway, and XLA-compiled training measured
+    # slower on CPU (benchmarks/bench_training.py: 149 against 271 samples/s on 2 cores)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=True)
+                  metrics=["accuracy"], jit_compile=False)
     validation = (fingerprints[val_idx], y[val_idx]) if len(val_idx) else None
     fit = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs,
                     validation_data=validation, shuffle=True, verbose=verbose)
@@ -185,7 +186,7 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
                           "counts": {c: int(np.sum(labels == c)) for c in classes}},
         "training": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                      "validation_fraction": validation_fraction, "optimizer": "adam",
-                     "loss": "categorical_crossentropy", "xla": True},
+                     "loss": "categorical_crossentropy", "xla": False},
         "seed": seed,
         "split_seed": split_seed,
         "versions": package_versions(),
