@@ -34,7 +34,8 @@ class Preset:
     symmetry-finder baselines see, each with all its defective variants; None = all of them.
     ``training_seeds``: the network is trained once per seed, all on the same validation split
     (that of ``seed``), so that every accuracy comes with its seed-to-seed spread; the first is
-    the main model (default: ``seed`` alone).
+    the main model. A preset gives a count N (the seeds ``seed``, ``seed + 1``, ...) or a list that
+    starts with ``seed`` (default: ``seed`` alone).
     """
 
     name: str
@@ -76,7 +77,7 @@ _SCHEMA: dict[str, Any] = {
     "shards": int,
     "baselines": {"pristine_sample": (int, type(None))},
     "preprocessing": str,
-    "training_seeds": list,
+    "training_seeds": (int, list),
 }
 
 
@@ -174,8 +175,15 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
         raise ConfigError(f"{source}: 'preprocessing' must be one of {', '.join(METHODS)}, got {preprocessing!r}")
     if raw["seed"] < 0:
         raise ConfigError(f"{source}: 'seed' must be >= 0, got {raw['seed']}")
-    seeds = raw.get("training_seeds") or [raw["seed"]]
-    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+    seeds = raw.get("training_seeds")
+    if seeds is None:
+        seeds = [raw["seed"]]
+    elif isinstance(seeds, int) and not isinstance(seeds, bool):
+        if not 1 <= seeds <= 100:
+            raise ConfigError(f"{source}: 'training_seeds' as a count must be between 1 and 100, got {seeds}")
+        seeds = [raw["seed"] + k for k in range(seeds)]
+    if (not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)
+            or len(set(seeds)) != len(seeds)):
         raise ConfigError(f"{source}: 'training_seeds' must list different integers >= 0, got {seeds!r}")
     if seeds[0] != raw["seed"]:
         raise ConfigError(f"{source}: 'training_seeds' must start with the preset's seed ({raw['seed']}: the main "

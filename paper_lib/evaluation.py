@@ -91,11 +91,12 @@ SEED_SUFFIX = r"_seed\d+$"
 def seed_spread(accuracy: pd.DataFrame) -> pd.DataFrame:
     """``accuracy.csv`` with each method's seeds folded into one row per defect and level:
     ``accuracy`` the mean over seeds (%), ``accuracy_sd`` their sample standard deviation (NaN
-    for one seed), ``seeds`` how many. Methods without further seeds keep their value (1 seed)."""
+    for one seed), ``seeds`` how many have an accuracy there. Methods without further seeds keep
+    their value (1 seed)."""
     table = accuracy.assign(method=accuracy["method"].str.replace(SEED_SUFFIX, "", regex=True))
     grouped = table.groupby(["method", "defect", "level"], sort=True)
     out = grouped.agg(n=("n", "max"), accuracy=("accuracy", "mean"), accuracy_sd=("accuracy", "std"),
-                      seeds=("accuracy", "size")).reset_index()
+                      seeds=("accuracy", "count")).reset_index()
     return out
 
 

@@ -323,7 +323,9 @@ def load_model(path: str | Path | None = None, fingerprint_params: dict | None =
         stored = {"method": "ensemble" if is_ensemble(model) else "mc_dropout"}
     try:
         decision = Decision.from_dict(stored, meta_path)
-    except (TypeError, ValueError) as exc:
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    except TypeError as exc:            # a key the dataclass does not take, or a wrong kind of value
         raise ModelError(f"{meta_path}: 'uncertainty': {exc}") from None
     if decision.method == "mc_dropout" and is_ensemble(model):
         raise ModelError(f"{meta_path}: 'uncertainty' asks for MC dropout, but {path.name} is an ensemble")
@@ -346,14 +348,17 @@ def check_fingerprint_params(model_params: dict, data_params: dict, where) -> No
 
 def predict(loaded: LoadedModel, fingerprints: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class probabilities (n, n_classes) for (n, 64, 64, 3) fingerprints, without uncertainty:
-    one network's plain pass (dropout off), or an ensemble's mean over its members.
+    one network's plain pass (dropout off), or an ensemble's mean over its members (both with the
+    model's calibrated temperature, if it has one).
 
     Batches of ``batch_size`` through the XLA-compiled network; a short batch is padded to a power
     of two, so that few shapes are ever compiled. :func:`predict_with_uncertainty` samples.
     """
-    from .uncertainty import sample_probabilities
+    from .uncertainty import sample_probabilities, summarise
 
-    return sample_probabilities(loaded.model, fingerprints, "ensemble", batch_size=batch_size).mean(axis=1)
+    samples = sample_probabilities(loaded.model, fingerprints, "ensemble", batch_size=batch_size)
+    temperature = loaded.decision.temperature if loaded.decision is not None else 1.0
+    return summarise(samples, temperature)["probabilities"].astype(np.float32)
 
 
 def predict_with_uncertainty(loaded: LoadedModel, fingerprints: np.ndarray, sites=None,

@@ -23,7 +23,8 @@ model's JSON under ``"uncertainty"``) answers ``unknown`` when any of these hold
    has (a 20-site crystal cannot be fcc);
 3. the uncertainty exceeds the calibrated threshold.
 
-A model without a calibrated decision still reports its uncertainty; its label is the best class.
+A model without a calibrated decision (no threshold, no site counts) still reports its uncertainty and
+answers its best class; only check 1 applies to it (with the ``crystal_frame`` pre-processing).
 """
 from __future__ import annotations
 
@@ -196,6 +197,13 @@ class Decision:
     calibration: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        number = (int, float)
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int):
+            raise ValueError(f"samples must be an integer, got {self.samples!r}")
+        if self.threshold is not None and (isinstance(self.threshold, bool) or not isinstance(self.threshold, number)):
+            raise ValueError(f"the threshold must be a number or null, got {self.threshold!r}")
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, number):
+            raise ValueError(f"the temperature must be a number, got {self.temperature!r}")
         if self.method not in ("ensemble", "mc_dropout"):
             raise ValueError(f"unknown uncertainty method {self.method!r}; choose ensemble or mc_dropout")
         if self.measure not in MEASURES:
@@ -204,7 +212,7 @@ class Decision:
             raise ValueError(f"the uncertainty threshold must lie in [0, 1], got {self.threshold}")
         if not (self.temperature > 0 and math.isfinite(self.temperature)):
             raise ValueError(f"the temperature must be a positive number, got {self.temperature}")
-        if int(self.samples) < 1:
+        if self.samples < 1:
             raise ValueError(f"samples must be at least 1, got {self.samples}")
 
     def as_dict(self) -> dict:
@@ -221,9 +229,14 @@ class Decision:
         if unknown:
             raise ValueError(f"{where}: unknown key(s) {unknown} in 'uncertainty'")
         sites = data.get("sites", {})
-        if not isinstance(sites, dict) or not all(isinstance(v, list) for v in sites.values()):
+        if not isinstance(sites, dict) or not all(
+                isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+                for v in sites.values()):
             raise ValueError(f"{where}: 'uncertainty.sites' must map each class to a list of site counts")
-        return cls(**{**data, "sites": {str(k): [int(x) for x in v] for k, v in sites.items()}})
+        try:
+            return cls(**data)
+        except ValueError as exc:
+            raise ValueError(f"{where}: 'uncertainty': {exc}") from None
 
 
 def decide(summary: dict, classes, decision: Decision, sites=None) -> list[tuple[str, str | None]]:
@@ -232,17 +245,20 @@ def decide(summary: dict, classes, decision: Decision, sites=None) -> list[tuple
     (0: not known, no check)."""
     n = len(summary["best"])
     sites = np.zeros(n, int) if sites is None else np.asarray(sites, int)
+    if len(sites) != n:
+        raise ValueError(f"{len(sites)} site counts for {n} predictions")
     measure = summary[decision.measure]
     out = []
     for i in range(n):
         best = classes[int(summary["best"][i])]
         allowed = decision.sites.get(best)
         if sites[i] > 0 and allowed and int(sites[i]) not in allowed:
-            out.append((UNKNOWN, f"its crystal has {int(sites[i])} sites per primitive cell; {best} has "
-                                 f"{' or '.join(map(str, allowed))}"))
+            counts = ", ".join(map(str, allowed[:-1])) + (" or " if len(allowed) > 1 else "") + str(allowed[-1])
+            out.append((UNKNOWN, f"its crystal has {int(sites[i])} site{'s' if sites[i] != 1 else ''} per "
+                                 f"primitive cell; {best} has {counts}"))
         elif decision.threshold is not None and measure[i] > decision.threshold:
-            out.append((UNKNOWN, f"uncertainty {decision.measure} {measure[i]:.3f} is above the calibrated "
-                                 f"{decision.threshold:.3f}"))
+            out.append((UNKNOWN, f"uncertainty {decision.measure} {measure[i]:.4f} is above the calibrated "
+                                 f"{decision.threshold:.4f}"))
         else:
             out.append((best, None))
     return out
@@ -297,6 +313,8 @@ def threshold_for(in_class_uncertainty, flagged_share: float) -> float:
     """The smallest threshold that flags at most ``flagged_share`` of the in-class held-out
     structures (uncertainty strictly above it is flagged)."""
     values = np.sort(np.asarray(in_class_uncertainty, float))
+    if not 0.0 <= flagged_share <= 1.0:
+        raise ValueError(f"the share flagged must lie in [0, 1], got {flagged_share}")
     if len(values) == 0:
         raise ValueError("no in-class structures to calibrate the threshold on")
     allowed = int(math.floor(flagged_share * len(values)))

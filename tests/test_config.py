@@ -50,6 +50,7 @@ def _with(raw, path, value):
     (("baselines", "pristine_sample"), "all", "pristine_sample"),
     (("training_seeds",), [12345, 8], "must start with the preset.s seed"),
     (("training_seeds",), "7", "wrong type"),
+    (("training_seeds",), 0, "count must be between"),
 ])
 def test_bad_values_are_named(tiny_preset_dict, path, value, message):
     with pytest.raises(config.ConfigError, match=message):
@@ -60,7 +61,10 @@ def test_training_seeds(tiny_preset_dict):
     assert config.validate(tiny_preset_dict).training_seeds == (tiny_preset_dict["seed"],)    # default: one
     seed = tiny_preset_dict["seed"]
     assert config.validate(_with(tiny_preset_dict, ("training_seeds",), [seed, 5])).training_seeds == (seed, 5)
-    for bad in ([seed, seed], [seed, -1], [seed, True]):
+    assert config.validate(_with(tiny_preset_dict, ("training_seeds",), 3)).training_seeds == (seed, seed + 1, seed + 2)
+    # a count follows the seed: `snakemake --config seed=N` keeps a valid preset
+    assert config.validate(_with(_with(tiny_preset_dict, ("training_seeds",), 2), ("seed",), 40)).training_seeds == (40, 41)
+    for bad in ([seed, seed], [seed, -1], [seed, True], []):
         with pytest.raises(config.ConfigError, match="training_seeds"):
             config.validate(_with(tiny_preset_dict, ("training_seeds",), bad), "bad.yaml")
 
@@ -75,6 +79,9 @@ def test_seed_spread_folds_the_seeds_of_a_method():
     out = seed_spread(accuracy).set_index("method")
     assert out.loc["cnn", "accuracy"] == 94.0 and out.loc["cnn", "accuracy_sd"] == 4.0 and out.loc["cnn", "seeds"] == 3
     assert out.loc["ptm", "accuracy"] == 70.0 and out.loc["ptm", "seeds"] == 1 and pd.isna(out.loc["ptm", "accuracy_sd"])
+    missing = accuracy.assign(accuracy=[90.0, float("nan"), 80.0, 70.0])         # a seed without a value there
+    out = seed_spread(missing).set_index("method")
+    assert out.loc["cnn", "accuracy"] == 85.0 and out.loc["cnn", "seeds"] == 2
 
 
 def test_zero_structures(tiny_preset_dict):

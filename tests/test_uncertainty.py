@@ -65,6 +65,8 @@ def test_decide_by_sites_and_by_threshold():
     assert out[0] == ("bcc", None)
     assert out[1][0] == unc.UNKNOWN and "uncertainty entropy" in out[1][1]
     assert out[2][0] == unc.UNKNOWN and "4 sites per primitive cell; fcc has 1" in out[2][1]
+    with pytest.raises(ValueError, match="2 site counts for 3 predictions"):
+        unc.decide(summary, CLASSES, decision, sites=[1, 1])
     # sites 0 (not known) skip the site check; no threshold: never unknown by uncertainty
     lenient = unc.Decision(method="ensemble", samples=1, sites={"fcc": [1]})
     assert [label for label, _ in unc.decide(summary, CLASSES, lenient, sites=[0, 0, 0])] == ["bcc", "bcc", "fcc"]
@@ -79,6 +81,12 @@ def test_decision_records_are_checked():
                          ({"threshold": 1.5}, r"must lie in \[0, 1\]"),
                          ({"temperature": 0}, "positive"),
                          ({"colour": 1}, "unknown key"),
+                         ({"threshold": "0.2"}, "must be a number or null"),
+                         ({"threshold": True}, "must be a number or null"),
+                         ({"samples": "5"}, "samples must be an integer"),
+                         ({"samples": 2.5}, "samples must be an integer"),
+                         ({"temperature": "1"}, "temperature must be a number"),
+                         ({"sites": {"fcc": ["1"]}}, "list of site counts"),
                          ({"sites": {"fcc": 1}}, "list of site counts")):
         with pytest.raises(ValueError, match=message):
             unc.Decision.from_dict(bad, "m.json")
@@ -135,6 +143,10 @@ def test_an_ensemble_stacks_its_members_and_round_trips(networks, tmp_path):
     metadata["uncertainty"] = {"method": "mc_dropout"}
     (tmp_path / "ens.json").write_text(json.dumps(metadata))
     with pytest.raises(ValueError, match="MC dropout"):
+        load_model(tmp_path / "ens.keras")
+    metadata["uncertainty"] = {"method": "ensemble", "threshold": "0.2"}      # a string: refused, file named
+    (tmp_path / "ens.json").write_text(json.dumps(metadata))
+    with pytest.raises(ValueError, match=r"ens\.json.*must be a number or null"):
         load_model(tmp_path / "ens.keras")
     members[1].metadata["training_data"]["digest"] = "other"
     with pytest.raises(ValueError, match="trained on other data"):
