@@ -393,7 +393,7 @@ def iter_structure_file(path: str | Path, format: str | None = None) -> Iterator
     """The frames of a structure file one at a time, as ``(index, atoms)`` pairs (index from 0).
 
     A frame that cannot be parsed comes as ``(index, ValueError)`` naming the file and the frame,
-    and reading goes on where the reader can: extended XYZ files are split into frames here, so a
+    and reading goes on where the reader can: (extended) XYZ files are split into frames here, so a
     bad frame loses only itself (a truncated last frame loses nothing before it); other formats go
     through ``ase.io.iread`` and stop at their first bad frame. A missing, empty or unrecognised
     file gives one ``(0, ValueError)`` with the messages of :func:`read_structure_file`. Never
@@ -424,7 +424,8 @@ def iter_structure_file(path: str | Path, format: str | None = None) -> Iterator
         return
     if format == "xyz":
         _warn_if_extended(path)
-    frames = _extxyz_frames(path) if format == "extxyz" else enumerate(iread(str(path), index=":", format=format))
+    frames = (_xyz_frames(path, format) if format in ("extxyz", "xyz")
+              else enumerate(iread(str(path), index=":", format=format)))
     count = 0
     while True:
         try:
@@ -472,8 +473,9 @@ def _warn_if_extended(path: Path) -> None:
                       "to keep the crystal", StructureWarning, stacklevel=2)
 
 
-def _extxyz_frames(path: Path) -> Iterator[tuple[int, Atoms | ValueError]]:
-    """Frames of an (extended) XYZ file, each cut out by its atom count and parsed by ASE alone.
+def _xyz_frames(path: Path, format: str = "extxyz") -> Iterator[tuple[int, Atoms | ValueError]]:
+    """Frames of an (extended) XYZ file, each cut out by its atom count and parsed by ASE alone
+    (with ASE's reader of ``format``: ``extxyz``, or ``xyz``, which ignores the comment line).
 
     A frame whose lines do not parse is reported and the next one read; a count line that is not a
     number, or a file that ends inside a frame, ends the file (nothing after it can be found).
@@ -503,7 +505,7 @@ def _extxyz_frames(path: Path) -> Iterator[tuple[int, Atoms | ValueError]]:
                 lines.append(line)
                 line = handle.readline()
             try:
-                atoms = read(StringIO("".join(lines)), format="extxyz")
+                atoms = read(StringIO("".join(lines)), format=format)
             except Exception as exc:  # ASE's readers raise many kinds on bad content
                 atoms = ValueError(f"{path}: frame {index} cannot be read ({_reason(exc)})")
             yield index, atoms
