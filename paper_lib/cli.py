@@ -299,13 +299,13 @@ def _write_summary(summary, out, confusion: bool, recall_name: str) -> None:
     """accuracy table at ``out``, per-class recall and (optionally) confusion matrices beside it.
     Every file name is built (and checked) before anything is written."""
     from .io import atomic_path
-    from .paths import child
+    from .paths import child, safe_name
 
     out_dir = Path(out).parent
     tables = []
     if confusion:
         for (method, defect, level), table in summary.confusion.items():
-            name = f"{child('.', method, what='method name')}_{child('.', defect, what='defect name')}_{level:g}.csv"
+            name = f"{safe_name(method, 'method name')}_{safe_name(defect, 'defect name')}_{level:g}.csv"
             tables.append((child(out_dir / "confusion", name, what="file name"), table))
     with atomic_path(out) as tmp:
         summary.accuracy.to_csv(tmp, index=False)

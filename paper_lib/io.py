@@ -330,6 +330,9 @@ def merge_fingerprints(out: str | Path, shards) -> int:
     """Concatenate fingerprint shards (same attributes) into one file; returns the count."""
     import numpy as np
 
+    shards = [Path(s) for s in shards]
+    if any(s.exists() and Path(out).exists() and s.samefile(out) for s in shards):
+        raise ValueError(f"{out}: is also one of the shards to merge; an input is never written: choose another --out")
     parts = [read_fingerprints(s) for s in shards]
     if not parts:
         raise ValueError("no fingerprint shards to merge")
@@ -376,6 +379,8 @@ def read_structure_file(path: str | Path, format: str | None = None) -> list:
     problem = _file_problem(path)
     if problem:
         raise ValueError(problem)
+    if format is not None and format_problem(format):
+        raise ValueError(f"{path}: {format_problem(format)}")
     try:
         frames = read(path, index=":", format=format)
     except UnknownFileTypeError:

@@ -1,5 +1,8 @@
 """The quick preset through Snakemake, killed with SIGKILL at three random points and resumed.
 
+A kill point is random in progress and in time: once a random number of the run's outputs is
+finished (three distinct numbers, rising), a random 0-8 s later.
+
 After each kill: every output Snakemake recorded as finished is complete (it opens and reads), the
 resumed run plans no job whose output was finished and rewrites no finished file, and no temporary
 (``.part``, SQLite ``-journal``) is left once the run is over. The figures' data (CSV) equal those
@@ -101,6 +104,8 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_result(tmp_path
     duration = time.perf_counter() - start
     assert whole.returncode == 0, whole.stderr[-3000:]
 
+    n_outputs = len(finished_outputs(reference))
+    targets = sorted(rng.sample(range(1, n_outputs - 3), KILLS))
     work = workspace(tmp_path / "killed")
     kills, finished, jobs = 0, {}, []
     for attempt in range(KILLS):
@@ -116,16 +121,21 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_result(tmp_path
             again = {work / p for p in planned_outputs(dry.stdout)} & set(finished)
             assert not again, f"seed {seed}: finished outputs planned again: {sorted(map(str, again))}"
             jobs.append(len(re.findall(r"^\s*(?:local)?rule \w+:", dry.stdout, re.M)))
-        wait = rng.uniform(0.15, 0.35) * duration
+        # a random point: once a random number of outputs is finished, a random moment later
+        extra = rng.uniform(0, 8)
         process = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2"], cwd=work, env=ENV,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 3 * duration + 120
+        while process.poll() is None and len(finished_outputs(work)) < targets[attempt] and time.time() < deadline:
+            time.sleep(0.2)
         try:
-            process.wait(timeout=wait)
+            process.wait(timeout=extra)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)        # Snakemake and every job, without warning
             process.wait()
             kills += 1
-        print(f"seed {seed}: attempt {attempt} killed after {wait:.0f} s of a {duration:.0f} s run")
+        print(f"seed {seed}: attempt {attempt} killed {extra:.1f} s after {targets[attempt]} of {n_outputs} "
+              f"outputs were finished ({len(finished_outputs(work))} then)")
     assert kills == KILLS, f"seed {seed}: the run finished before it could be killed {KILLS} times"
 
     assert snakemake(work, "--unlock").returncode == 0
@@ -143,6 +153,7 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_result(tmp_path
     assert resumed.returncode == 0, f"seed {seed}: " + resumed.stderr[-3000:]
     print(f"seed {seed}: jobs planned by each resume {jobs} of {total}; {len(finished)} finished output(s) kept")
     assert all(0 < n < total for n in jobs) and jobs == sorted(jobs, reverse=True), f"seed {seed}: {jobs}"
+    assert jobs[0] > jobs[-1], f"seed {seed}: the kills did not fall at different stages: {jobs}"
     for path, stamp in finished.items():              # nothing finished was recomputed
         assert (path.stat().st_ino, path.stat().st_mtime_ns) == stamp, f"seed {seed}: {path} was rewritten"
     for path in finished_outputs(work):
