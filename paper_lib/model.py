@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .diffraction import ANGLE_DEG, MASK_INNER_PX, TARGET_ATOMS, Z_SHIFT
+from .preprocessing import METHODS
 
 #: Training settings of the paper (Adam, cross-entropy).
 TRAINING = {"learning_rate": 1e-3, "batch_size": 32, "epochs": 5, "validation_fraction": 0.1}
@@ -246,7 +247,7 @@ MODEL_SCHEMA = {
                 "z_shift": {"type": "integer", "minimum": 0, "maximum": 96},
                 "angle_deg": {"type": "number", "minimum": -360, "maximum": 360},
                 "target_atoms": {"type": ["integer", "null"], "minimum": 2, "maximum": 20000},
-                "preprocessing": {"enum": ["paper2018", "crystal_frame"]},
+                "preprocessing": {"enum": list(METHODS)},
             },
         },
         "training_data": {
