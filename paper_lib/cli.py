@@ -154,6 +154,15 @@ def fingerprint_options(args, rows=()) -> dict:
     if len(recorded) > 1:
         raise ValueError(f"{args.db}: its rows were made with different pre-processing: {sorted(map(str, recorded))}")
     method, target = recorded.pop() if recorded else ("paper2018", None)
+    import numbers
+
+    from .preprocessing import METHODS
+
+    if method not in METHODS:
+        raise ValueError(f"{args.db}: its rows record preprocessing {method!r}, which is none of {', '.join(METHODS)}")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, numbers.Integral)
+                               or not 2 <= target <= 20000):
+        raise ValueError(f"{args.db}: its rows record target_atoms {target!r}; it must be a count from 2 to 20000")
     method = args.preprocessing or method
     if method != "paper2018":    # files of the paper's runs keep their parameters
         options.update(preprocessing=method, target_atoms=args.target_atoms or target or 250)
@@ -309,7 +318,7 @@ def _write_summary(summary, out, confusion: bool, recall_name: str) -> None:
             tables.append((child(out_dir / "confusion", name, what="file name"), table))
     with atomic_path(out) as tmp:
         summary.accuracy.to_csv(tmp, index=False)
-    with atomic_path(out_dir / recall_name) as tmp:
+    with atomic_path(child(out_dir, recall_name, what="file name")) as tmp:
         summary.recall.to_csv(tmp, index=False)
     for path, table in tables:
         with atomic_path(path) as tmp:

@@ -200,6 +200,22 @@ def test_hostile_defect_name_in_a_database_writes_nothing(sandbox, capsys):
     assert not list(root.rglob("*pwned*"))
 
 
+@pytest.mark.parametrize("key, value", [("target_atoms", "250; rm -rf"), ("target_atoms", 10**9),
+                                        ("preprocessing", "../../pwned")])
+def test_hostile_parameters_in_a_database_are_refused(sandbox, capsys, key, value):
+    from ase.db import connect
+
+    db = small_db(sandbox / "hostile.db")
+    with connect(db) as con:
+        for row in con.select():
+            con.update(row.id, **{key: value, **({"preprocessing": "crystal_frame"} if key != "preprocessing" else {})})
+    root = sandbox.parents[2]
+    before = snapshot(root)
+    status, _, err = cli(capsys, "fingerprints", "--db", db, "--out", "out/f.h5")
+    assert status == 2 and "hostile.db" in err and key in err and "Traceback" not in err, err
+    assert changed(before, root) == set()
+
+
 @pytest.mark.parametrize("column, value", [("defect", "../../../../pwned"), ("method", "/tmp/pwned-abs")])
 def test_hostile_prediction_table_writes_nothing(sandbox, capsys, tiny_preset_dict, column, value):
     import pandas as pd
