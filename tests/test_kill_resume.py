@@ -1,7 +1,8 @@
 """The quick preset through Snakemake, killed with SIGKILL at three random points and resumed.
 
 A kill point is random in progress and in time: once a random number of the run's outputs is
-finished (three distinct numbers, rising), a random 0-8 s later.
+finished (three distinct numbers, rising, each reached at least 30 s before the end of the
+uninterrupted run), a random 0-8 s later.
 
 After each kill: every output Snakemake recorded as finished is complete (it opens and reads), the
 resumed run plans no job whose output was finished and rewrites no finished file, and no temporary
@@ -104,8 +105,11 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_result(tmp_path
     duration = time.perf_counter() - start
     assert whole.returncode == 0, whole.stderr[-3000:]
 
-    n_outputs = len(finished_outputs(reference))
-    targets = sorted(rng.sample(range(1, n_outputs - 3), KILLS))
+    # kill points: k finished outputs, for a k after which the uninterrupted run still had 30 s to go
+    times = sorted(stamp[1] / 1e9 for stamp in finished_outputs(reference).values())
+    n_outputs = len(times)
+    eligible = [k for k in range(1, n_outputs) if times[k - 1] < times[-1] - 30]
+    targets = sorted(rng.sample(eligible, KILLS))
     work = workspace(tmp_path / "killed")
     kills, finished, jobs = 0, {}, []
     for attempt in range(KILLS):
