@@ -63,7 +63,8 @@ def cmd_structures(args) -> int:
 
     preset = config.load(args.config)
     k, n = args.shard
-    out = Path(args.out) if args.out else child("results", preset.name, what="preset name", source=args.config) / "structures.db"
+    out = (Path(args.out) if args.out
+           else child("results", preset.name, what="preset name", source=args.config) / "structures.db")
     plan = variant_plan(preset)
     sids = list(range(k, preset.n_pristine, n))
     start = time.perf_counter()
@@ -254,8 +255,8 @@ def cmd_train(args) -> int:
     history = Path(args.history) if args.history else history_path(args.out)
     existing = [p for p in (Path(args.out), model_json, history) if p.exists()]
     if existing and not args.force:
-        raise ValueError(f"{existing[0]}: already exists; train writes {args.out}, {model_json.name} and {history.name}: "
-                         "pass --force to replace them, or choose another --out")
+        raise ValueError(f"{existing[0]}: already exists; train writes {args.out}, {model_json.name} and "
+                         f"{history.name}: pass --force to replace them, or choose another --out")
     data = load_fingerprint_set(args.fingerprints, defect="pristine")
     if len(data["label"]) == 0:
         raise ValueError("the fingerprint files hold no pristine structure to train on")

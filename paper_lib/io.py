@@ -304,7 +304,8 @@ def read_fingerprints(path: str | Path, with_fingerprints: bool = True) -> dict:
             out["attrs"] = dict(h5.attrs)
     except (OSError, KeyError, RuntimeError, UnicodeDecodeError) as exc:  # h5py's kinds for damaged files
         where = f" (dataset '{key}')" if key else ""
-        raise ValueError(f"{path}: not a readable fingerprint file{where} (HDF5: {_reason(exc)}); {REGENERATE}") from None
+        raise ValueError(f"{path}: not a readable fingerprint file{where} (HDF5: {_reason(exc)}); "
+                         f"{REGENERATE}") from None
     if with_fingerprints:
         check_fingerprint_values(path, out["fingerprints"], out["row_id"])
     return out

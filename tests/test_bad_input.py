@@ -15,7 +15,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 import yaml
