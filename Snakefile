@@ -4,6 +4,8 @@
 #   snakemake --cores 64 --configfile config/paper.yaml      # the paper's scale
 #   snakemake --cores 2 --report report.html                 # self-contained report
 #
+# Every placeholder of a shell line is quoted ({...:q}); the preset name, which becomes part of every
+# path, is checked by paper_lib.config (paper_lib.paths.safe_name) before any rule is built.
 # Heavy steps are `python -m paper_lib ...` commands; figure notebooks run through papermill with
 # kernel python3 and land, executed, in executed/<preset>/ (they also run on their own in JupyterLab).
 import copy
@@ -37,12 +39,12 @@ ENV = "environment.yml"
 
 
 def local_cores():
-    """`--cores N` for the provenance record of a local run; nothing under a cluster executor,
-    where Snakemake has no total number of cores."""
+    """`--cores N` (two words) for the provenance record of a local run; nothing under a cluster
+    executor, where Snakemake has no total number of cores."""
     try:
-        return f"--cores {workflow.cores}"
+        return ["--cores", str(workflow.cores)]
     except WorkflowError:
-        return ""
+        return []
 
 wildcard_constraints:
     shard=r"\d{3}",
@@ -70,7 +72,7 @@ rule preset:
     conda:
         ENV
     shell:
-        "printf '%s' {params.text:q} > {output} 2> {log}"
+        "printf '%s' {params.text:q} > {output:q} 2> {log:q}"
 
 
 rule structures:
@@ -92,8 +94,8 @@ rule structures:
     conda:
         ENV
     shell:
-        "python -m paper_lib structures --config {input} --shard {params.shard} --out {output} "
-        "--processes {threads} > {log} 2>&1"
+        "python -m paper_lib structures --config {input:q} --shard {params.shard:q} --out {output:q} "
+        "--processes {threads} > {log:q} 2>&1"
 
 
 rule merge_structures:
@@ -109,7 +111,7 @@ rule merge_structures:
     conda:
         ENV
     shell:
-        "python -m paper_lib merge-structures {input} --out {output} > {log} 2>&1"
+        "python -m paper_lib merge-structures {input:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule fingerprints:
@@ -129,7 +131,7 @@ rule fingerprints:
     conda:
         ENV
     shell:
-        "python -m paper_lib fingerprints --db {input} --out {output} --processes {threads} > {log} 2>&1"
+        "python -m paper_lib fingerprints --db {input:q} --out {output:q} --processes {threads} > {log:q} 2>&1"
 
 
 rule train:
@@ -153,8 +155,8 @@ rule train:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
-        "python -m paper_lib train --config {input.preset} --fingerprints {input.fingerprints} "
-        "--out {output.model} --history {output.history} > {log} 2>&1"
+        "python -m paper_lib train --config {input.preset:q} --fingerprints {input.fingerprints:q} "
+        "--out {output.model:q} --history {output.history:q} --force > {log:q} 2>&1"
 
 
 rule evaluate:
@@ -180,8 +182,8 @@ rule evaluate:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
-        "python -m paper_lib evaluate --model {input.model} --fingerprints {input.fingerprints} "
-        "--method {params.method} --out {output.accuracy} --predictions {output.predictions} > {log} 2>&1"
+        "python -m paper_lib evaluate --model {input.model:q} --fingerprints {input.fingerprints:q} "
+        "--method {params.method:q} --out {output.accuracy:q} --predictions {output.predictions:q} > {log:q} 2>&1"
 
 
 rule train_seed:
@@ -207,9 +209,9 @@ rule train_seed:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
-        "python -m paper_lib train --config {input.preset} --fingerprints {input.fingerprints} "
-        "--seed {wildcards.seed} --split-seed {params.split_seed} "
-        "--out {output.model} --history {output.history} > {log} 2>&1"
+        "python -m paper_lib train --config {input.preset:q} --fingerprints {input.fingerprints:q} "
+        "--seed {wildcards.seed:q} --split-seed {params.split_seed:q} "
+        "--out {output.model:q} --history {output.history:q} --force > {log:q} 2>&1"
 
 
 use rule evaluate as evaluate_seed with:
@@ -246,8 +248,8 @@ rule baselines:
     conda:
         ENV
     shell:
-        "python -m paper_lib baselines --config {input.preset} --db {input.db} --out {output} "
-        "--processes {threads} > {log} 2>&1"
+        "python -m paper_lib baselines --config {input.preset:q} --db {input.db:q} --out {output:q} "
+        "--processes {threads} > {log:q} 2>&1"
 
 
 rule real_crystals:
@@ -269,8 +271,8 @@ rule real_crystals:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
-        "python -m paper_lib real-crystals --config {input.preset} --model {input.model} --out {output} "
-        "--processes {threads} > {log} 2>&1"
+        "python -m paper_lib real-crystals --config {input.preset:q} --model {input.model:q} --out {output:q} "
+        "--processes {threads} > {log:q} 2>&1"
 
 
 rule score:
@@ -291,8 +293,8 @@ rule score:
     conda:
         ENV
     shell:
-        "python -m paper_lib score {input.predictions} --config {input.preset} --out {output.accuracy} "
-        "--confusion > {log} 2>&1"
+        "python -m paper_lib score {input.predictions:q} --config {input.preset:q} --out {output.accuracy:q} "
+        "--confusion > {log:q} 2>&1"
 
 
 # --- beyond the paper: training-set augmentation (`snakemake augmentation`; not part of `all`) ---
@@ -315,7 +317,7 @@ rule augment_structures:
     conda:
         ENV
     shell:
-        "python -m paper_lib augment --config {input.preset} --db {input.db} --out {output} > {log} 2>&1"
+        "python -m paper_lib augment --config {input.preset:q} --db {input.db:q} --out {output:q} > {log:q} 2>&1"
 
 
 use rule fingerprints as augment_fingerprints with:
@@ -353,9 +355,9 @@ rule train_augmented:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} TF_NUM_INTRAOP_THREADS={threads} "
-        "python -m paper_lib train --config {input.preset} --fingerprints {input.fingerprints} "
-        "--augment {input.augment} --epochs {params.epochs} --out {output.model} "
-        "--history {output.history} > {log} 2>&1"
+        "python -m paper_lib train --config {input.preset:q} --fingerprints {input.fingerprints:q} "
+        "--augment {input.augment:q} --epochs {params.epochs:q} --out {output.model:q} "
+        "--history {output.history:q} --force > {log:q} 2>&1"
 
 
 use rule evaluate as evaluate_augmented with:
@@ -391,8 +393,8 @@ rule augmentation:
     conda:
         ENV
     shell:
-        "python -m paper_lib score {input.predictions} --config {input.preset} --out {output.accuracy} "
-        "--confusion --plot > {log} 2>&1"
+        "python -m paper_lib score {input.predictions:q} --config {input.preset:q} --out {output.accuracy:q} "
+        "--confusion --plot > {log:q} 2>&1"
 
 
 def figures(names, category):
@@ -401,7 +403,7 @@ def figures(names, category):
             **{f"{n}_pdf": f"{FIG}/{n}.pdf" for n in names}}
 
 
-PAPERMILL = "papermill {input.nb} {log.nb} -k python3 --cwd . -y '{params.yaml}' --no-progress-bar"
+PAPERMILL = "papermill {input.nb:q} {log.nb:q} -k python3 --cwd . -y {params.yaml:q} --no-progress-bar"
 
 
 rule dataset_figures:
@@ -488,5 +490,5 @@ rule provenance:
     conda:
         ENV
     shell:
-        "python -m paper_lib provenance --config {input.preset} --benchmarks {params.benchmarks} "
-        "{params.cores} --out {output} > {log} 2>&1"
+        "python -m paper_lib provenance --config {input.preset:q} --benchmarks {params.benchmarks:q} "
+        "{params.cores:q} --out {output:q} > {log:q} 2>&1"

@@ -17,6 +17,15 @@ def _at_least_two(text: str) -> int:
     return value
 
 
+def _structure_format(text: str) -> str:
+    from .io import format_problem
+
+    problem = format_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _shard(text: str) -> tuple[int, int]:
     try:
         k, n = (int(x) for x in text.split("/"))
@@ -50,10 +59,12 @@ def cmd_structures(args) -> int:
     from . import config
     from .defects import variant_plan
     from .io import write_structures
+    from .paths import child
 
     preset = config.load(args.config)
     k, n = args.shard
-    out = Path(args.out) if args.out else Path("results") / preset.name / "structures.db"
+    out = (Path(args.out) if args.out
+           else child("results", preset.name, what="preset name", source=args.config) / "structures.db")
     plan = variant_plan(preset)
     sids = list(range(k, preset.n_pristine, n))
     start = time.perf_counter()
@@ -66,7 +77,7 @@ def cmd_structures(args) -> int:
                               mininterval=2 if sys.stderr.isatty() else 30):
                 yield from batch
 
-    written = write_structures(out, rows())
+    written = write_structures(out, rows(), {"dataset_digest": preset.dataset_digest(), "preset": preset.name})
     elapsed = time.perf_counter() - start
     print(f"{out}: {len(sids)} pristine + {written - len(sids)} defective structures "
           f"in {elapsed:.1f} s ({written / max(elapsed, 1e-9):.0f} structures/s, {args.processes} process(es))")
@@ -124,11 +135,10 @@ def cmd_merge_structures(args) -> int:
 
 def _row_block(db_path, shard):
     """Row-id range [first, stop) of shard K/N of a database (contiguous blocks of rows)."""
-    import sqlite3
+    from .io import row_id_range
 
     k, n = shard
-    with sqlite3.connect(db_path) as con:
-        first, last = con.execute("SELECT MIN(id), MAX(id) FROM systems").fetchone()
+    first, last = row_id_range(db_path)
     if first is None:
         return 1, 1
     size = last - first + 1
@@ -145,6 +155,15 @@ def fingerprint_options(args, rows=()) -> dict:
     if len(recorded) > 1:
         raise ValueError(f"{args.db}: its rows were made with different pre-processing: {sorted(map(str, recorded))}")
     method, target = recorded.pop() if recorded else ("paper2018", None)
+    import numbers
+
+    from .preprocessing import METHODS
+
+    if method not in METHODS:
+        raise ValueError(f"{args.db}: its rows record preprocessing {method!r}, which is none of {', '.join(METHODS)}")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, numbers.Integral)
+                               or not 2 <= target <= 20000):
+        raise ValueError(f"{args.db}: its rows record target_atoms {target!r}; it must be a count from 2 to 20000")
     method = args.preprocessing or method
     if method != "paper2018":    # files of the paper's runs keep their parameters
         options.update(preprocessing=method, target_atoms=args.target_atoms or target or 250)
@@ -157,10 +176,9 @@ def cmd_fingerprints(args) -> int:
 
     from . import __version__
     from .diffraction import fingerprints
-    from .io import read_structures, write_fingerprints
+    from .io import database_metadata, read_structures, write_fingerprints
 
-    if not Path(args.db).exists():
-        raise FileNotFoundError(f"{args.db}: no such structure database")
+    dataset_digest = database_metadata(args.db).get("dataset_digest")   # checks the file first
     first, stop = _row_block(args.db, args.shard)
     rows = list(read_structures(args.db, f"id>={first},id<{stop}") if stop > first else [])
     options = fingerprint_options(args, rows)
@@ -180,6 +198,8 @@ def cmd_fingerprints(args) -> int:
     failed = [(rows[i][0], message) for i, message in result.failed]
     attrs = {"fingerprint": options, "source": str(args.db), "shard": f"{args.shard[0]}/{args.shard[1]}",
              "paper_lib_version": __version__}
+    if dataset_digest:      # which pristine structures the rows' sids are (see Preset.dataset_digest)
+        attrs["dataset_digest"] = str(dataset_digest)
     write_fingerprints(args.out, result.fingerprints, meta, failed, attrs)
     elapsed = time.perf_counter() - start
     print(f"{args.out}: {len(kept)} fingerprints, {len(failed)} failed, {elapsed:.1f} s "
@@ -200,16 +220,22 @@ def cmd_merge_fingerprints(args) -> int:
 def cmd_render(args) -> int:
     """PNG images of fingerprints from an HDF5 file: the first ``--per-class`` of each class."""
     from .io import read_fingerprints
+    from .paths import child, safe_name, slug
     from .plotting import save_fingerprint_png
 
     data = read_fingerprints(args.h5)
+    safe_name(args.defect, "defect name", "--defect")
+    labels = sorted(set(data["label"]))
+    for label in labels:          # every name checked before anything is written
+        safe_name(slug(label), "class label", f"{args.h5}: dataset 'label'")
     written = 0
-    for label in sorted(set(data["label"])):
+    for label in labels:
         chosen = [i for i, (lab, defect) in enumerate(zip(data["label"], data["defect"]))
                   if lab == label and defect == args.defect][: args.per_class]
         for i in chosen:
-            name = f"{label.replace('/', '-')}_{args.defect}_row{data['row_id'][i]}.png"
-            save_fingerprint_png(data["fingerprints"][i], Path(args.out) / name, gamma=args.gamma)
+            name = f"{slug(label)}_{args.defect}_row{int(data['row_id'][i])}.png"
+            save_fingerprint_png(data["fingerprints"][i], child(args.out, name, what="file name", source=str(args.h5)),
+                                 gamma=args.gamma)
             written += 1
     print(f"{args.out}: {written} PNG file(s)")
     return 0
@@ -220,10 +246,17 @@ def cmd_train(args) -> int:
     import csv
 
     from . import config
+    from .evaluation import sid_runs
     from .io import atomic_path, load_fingerprint_set
-    from .model import DEFAULT_FINGERPRINT, save_model, train
+    from .model import DEFAULT_FINGERPRINT, history_path, metadata_path, save_model, train
 
     preset = config.load(args.config)
+    model_json = metadata_path(args.out)
+    history = Path(args.history) if args.history else history_path(args.out)
+    existing = [p for p in (Path(args.out), model_json, history) if p.exists()]
+    if existing and not args.force:
+        raise ValueError(f"{existing[0]}: already exists; train writes {args.out}, {model_json.name} and "
+                         f"{history.name}: pass --force to replace them, or choose another --out")
     data = load_fingerprint_set(args.fingerprints, defect="pristine")
     if len(data["label"]) == 0:
         raise ValueError("the fingerprint files hold no pristine structure to train on")
@@ -246,11 +279,13 @@ def cmd_train(args) -> int:
     elapsed = time.perf_counter() - start
     validation_sids = sorted(int(s) for s in data["sid"][_validation_index(data["label"], result)])
     result.metadata["training_data"]["validation_sids"] = validation_sids
+    # the identity of the structures trained on: (dataset digest, sid), see evaluation.trained_on
+    result.metadata["training_data"]["dataset_digest"] = data["dataset_digest"]
+    result.metadata["training_data"]["pristine_sids"] = sid_runs(data["sid"])
     result.metadata["training_data"]["preset"] = preset.name
     result.metadata["training_data"]["preset_digest"] = preset.digest()
     result.metadata["training"]["seconds"] = round(elapsed, 1)
     save_model(result, args.out)
-    history = Path(args.history) if args.history else Path(args.out).with_name("history.csv")
     with atomic_path(history) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
         keys = list(result.history)
@@ -271,18 +306,32 @@ def _validation_index(labels, result):
 
 
 def _write_summary(summary, out, confusion: bool, recall_name: str) -> None:
-    """accuracy table at ``out``, per-class recall and (optionally) confusion matrices beside it."""
+    """accuracy table at ``out``, per-class recall and (optionally) confusion matrices beside it.
+    Every file name is built (and checked) before anything is written."""
     from .io import atomic_path
+    from .paths import child, safe_name
 
     out_dir = Path(out).parent
-    with atomic_path(out) as tmp:
-        summary.accuracy.to_csv(tmp, index=False)
-    with atomic_path(out_dir / recall_name) as tmp:
-        summary.recall.to_csv(tmp, index=False)
+    tables = []
     if confusion:
         for (method, defect, level), table in summary.confusion.items():
-            with atomic_path(out_dir / "confusion" / f"{method}_{defect}_{level:g}.csv") as tmp:
-                table.to_csv(tmp)
+            name = f"{safe_name(method, 'method name')}_{safe_name(defect, 'defect name')}_{level:g}.csv"
+            tables.append((child(out_dir / "confusion", name, what="file name"), table))
+    with atomic_path(out) as tmp:
+        summary.accuracy.to_csv(tmp, index=False)
+    with atomic_path(child(out_dir, recall_name, what="file name")) as tmp:
+        summary.recall.to_csv(tmp, index=False)
+    for path, table in tables:
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp)
+
+
+def _check_names(values, what: str, source) -> None:
+    """Every distinct name of ``values`` (that becomes part of a file name) checked, naming ``source``."""
+    from .paths import safe_name
+
+    for value in sorted(set(map(str, values))):
+        safe_name(value, what, str(source))
 
 
 def cmd_evaluate(args) -> int:
@@ -291,17 +340,17 @@ def cmd_evaluate(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from .evaluation import PREDICTION_COLUMNS, summarise
+    from .evaluation import PREDICTION_COLUMNS, summarise, trained_on
     from .io import atomic_path, load_fingerprint_set, read_fingerprints
     from .model import check_fingerprint_params, load_model, predict
 
     loaded = load_model(args.model)
     model_params = {k: v for k, v in loaded.fingerprint.items() if k != "target_atoms"}
-    # the structure databases behind all files, to know whether the model trained on these data
-    source = ";".join(sorted({read_fingerprints(p, with_fingerprints=False)["attrs"].get("source", "")
-                              for p in args.fingerprints}))
+    _check_names([args.method], "method name", "--method")
+    for path in args.fingerprints:     # every file and every name checked before any work
+        meta = read_fingerprints(path, with_fingerprints=False)
+        _check_names(meta["defect"], "defect name", f"{path}: dataset 'defect'")
     training = loaded.metadata.get("training_data", {})
-    same_data = training.get("source") == source and "validation_sids" in training
     parts = []
     for path in args.fingerprints:
         data = load_fingerprint_set([path])
@@ -310,9 +359,12 @@ def cmd_evaluate(args) -> int:
         if foreign:
             raise ValueError(f"{path}: the data hold classes the model does not know ({', '.join(foreign)}); "
                              f"the model's classes: {', '.join(loaded.classes)}")
-        keep = np.ones(len(data["label"]), dtype=bool)
-        if same_data:   # pristine accuracy only on structures the network did not train on
-            keep &= (data["defect"] != "pristine") | np.isin(data["sid"], training["validation_sids"])
+        # pristine accuracy only on structures the network did not train on (by their identity)
+        trained, known = trained_on(data["defect"], data["sid"], data["dataset_digest"], training)
+        if not known:
+            print(f"warning: {path}: cannot tell which of its structures {args.model} trained on (the model or the "
+                  "file records no dataset digest): every pristine structure is scored", file=sys.stderr)
+        keep = ~trained
         probabilities = predict(loaded, data["fingerprints"][keep])
         predicted = np.array(loaded.classes)[np.argmax(probabilities, axis=1)] if keep.any() else []
         parts.append(pd.DataFrame({"method": args.method, "row_id": data["row_id"][keep],
@@ -395,7 +447,14 @@ def cmd_score(args) -> int:
     for path in args.predictions:
         if not Path(path).exists():
             raise FileNotFoundError(f"{path}: no such prediction table")
-        tables.append(pd.read_csv(path, keep_default_na=False, na_values=[""]))
+        try:
+            table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable prediction table ({str(exc).strip()})") from None
+        for column, what in (("method", "method name"), ("defect", "defect name")):
+            if column in table:
+                _check_names(table[column], what, f"{path}: column '{column}'")
+        tables.append(table)
     summary = summarise(pd.concat(tables, ignore_index=True), preset.classes)
     _write_summary(summary, args.out, args.confusion, "recall.csv")
     if args.plot:
@@ -436,9 +495,7 @@ def cmd_classify(args) -> int:
         limit_tensorflow_threads(1)
     try:
         loaded = load_model(args.model)
-    except ValueError as exc:
-        if args.json:
-            print(json.dumps({"source": str(args.model), "error": str(exc)}))
+    except ValueError as exc:      # stdout holds results only
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -603,7 +660,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="preset (classes, seed)")
     p.add_argument("--fingerprints", nargs="+", required=True, help="fingerprint files (HDF5)")
     p.add_argument("--out", required=True, help="model file to write (.keras; .json beside it)")
-    p.add_argument("--history", help="per-epoch history CSV (default: history.csv beside the model)")
+    p.add_argument("--history", help="per-epoch history CSV (default: NAME.history.csv beside NAME.keras)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a model, its .json and its history that already exist (default: refuse)")
     p.add_argument("--seed", type=int, help="training seed (default: the preset's)")
     p.add_argument("--split-seed", type=int,
                    help="seed of the validation split alone (default: the training seed); networks trained with "
@@ -675,7 +734,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
     p.add_argument("--csv", metavar="FILE", help="also write a CSV file (source, index, label, probability, "
                                                  "one probability per class, error); it appears when complete")
-    p.add_argument("--format", help="ASE format name, when the file name does not tell")
+    p.add_argument("--format", type=_structure_format,
+                   help="ASE format name, when the file name does not tell (e.g. extxyz, cif, vasp)")
     p.add_argument("--jobs", "-j", "--processes", dest="jobs", type=int, default=1,
                    help="worker processes for the fingerprints (default 1; --processes is the same)")
     p.add_argument("--progress", action="store_true",

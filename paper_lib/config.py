@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .paths import UnsafeName, safe_name
 from .structures import CLASSES_7, CLASSES_8
 
 MAX_Z_INPUT = 96  # the IT92 table ends at Cf (98) and atomic numbers are raised by two
@@ -66,6 +67,16 @@ class Preset:
         """SHA-256 (first 16 hex digits) of the canonical preset, for provenance."""
         text = json.dumps(self.raw, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def dataset_digest(self) -> str:
+        """SHA-256 (first 16 hex digits) of what makes the pristine structures: seed, classes,
+        counts, elements, cluster size and pre-processing. Two presets with the same dataset digest
+        give pristine structure ``sid`` the same, whatever their names, shards or defect levels:
+        the pair (dataset digest, sid) identifies a pristine structure."""
+        keys = {"seed": self.seed, "split_hex_rh": self.split_hex_rh, "counts": self.counts,
+                "elements": list(self.elements), "target_atoms": self.target_atoms,
+                "preprocessing": self.preprocessing}
+        return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
 
 
 _SCHEMA: dict[str, Any] = {
@@ -188,6 +199,10 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
     if seeds[0] != raw["seed"]:
         raise ConfigError(f"{source}: 'training_seeds' must start with the preset's seed ({raw['seed']}: the main "
                           f"model), got {seeds!r}")
+    try:   # the name becomes results/<name>, figures/<name>, executed/<name>
+        safe_name(raw["preset"], "preset name", f"{source}: 'preset'")
+    except UnsafeName as exc:
+        raise ConfigError(str(exc)) from None
     return Preset(
         name=raw["preset"],
         seed=raw["seed"],

@@ -304,6 +304,9 @@ def _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg,
 def _normalise(channels: np.ndarray, name: str) -> np.ndarray:
     """(3, P) channel sums -> (64, 64, 3) float32, one global min-max to [0, 1]."""
     low, high = channels.min(), channels.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise StructureError(f"{name}: the diffraction pattern is not finite (NaN or overflow: coordinates or "
+                             "cell too large or degenerate)")
     if not high > low:
         raise StructureError(f"{name}: the fingerprint is flat (no contrast to normalise)")
     stack = (channels - low) / (high - low)

@@ -100,6 +100,40 @@ def seed_spread(accuracy: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def sid_runs(sids) -> list[list[int]]:
+    """Sorted distinct integers as runs ``[[start, stop], ...]`` (stop excluded): the pristine
+    structures a model saw, short in model.json however many there are."""
+    runs: list[list[int]] = []
+    for sid in sorted({int(s) for s in sids}):
+        if runs and runs[-1][1] == sid:
+            runs[-1][1] = sid + 1
+        else:
+            runs.append([sid, sid + 1])
+    return runs
+
+
+def trained_on(defect, sid, dataset_digest, training_data: dict) -> tuple[np.ndarray, bool]:
+    """Which rows are structures a model trained on, by their identity: a pristine row whose
+    dataset (``dataset_digest`` of its file, see ``Preset.dataset_digest``) is the model's and
+    whose ``sid`` the model saw (``training_data.pristine_sids``) but did not hold out
+    (``validation_sids``). The file the rows came from plays no part.
+
+    Returns (mask, known); ``known`` is False when the model or the file records no dataset
+    digest, and then no row is marked."""
+    defect, sid = np.asarray(defect), np.asarray(sid)
+    mask = np.zeros(len(sid), dtype=bool)
+    model_digest = training_data.get("dataset_digest")
+    if not model_digest or not dataset_digest or "pristine_sids" not in training_data:
+        return mask, False
+    if dataset_digest != model_digest:
+        return mask, True
+    seen = np.zeros(len(sid), dtype=bool)
+    for start, stop in training_data["pristine_sids"]:
+        seen |= (sid >= start) & (sid < stop)
+    held_out = np.isin(sid, training_data.get("validation_sids", []))
+    return (defect == "pristine") & seen & ~held_out, True
+
+
 # --------------------------------------------------------------------------------------------
 # Real crystals: ASE's dcdft set of elemental solids, with the dataset's defects added
 # --------------------------------------------------------------------------------------------

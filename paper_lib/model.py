@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .diffraction import ANGLE_DEG, MASK_INNER_PX, TARGET_ATOMS, Z_SHIFT
+from .preprocessing import METHODS
 
 #: Training settings of the paper (Adam, cross-entropy).
 TRAINING = {"learning_rate": 1e-3, "batch_size": 32, "epochs": 5, "validation_fraction": 0.1}
@@ -212,6 +213,11 @@ def metadata_path(model_path: str | Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
+def history_path(model_path: str | Path) -> Path:
+    """The per-epoch history of ``NAME.keras``: ``NAME.history.csv`` beside it."""
+    return Path(model_path).with_suffix(".history.csv")
+
+
 def save_model(result: TrainingResult, path: str | Path) -> Path:
     """Write ``NAME.keras`` (no optimizer state) and ``NAME.json`` atomically; returns the path."""
     # a fresh copy of the network with the trained weights (BatchNorm statistics included):
@@ -263,6 +269,87 @@ def ensemble(members: list[LoadedModel]) -> tuple[object, dict]:
     return ensemble_network([m.model for m in members], first.classes), metadata
 
 
+#: a class name: names joined by '/' (``hex/rh``), each a safe file name (see paper_lib.paths)
+_CLASS_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"
+
+#: JSON Schema of model.json. Keys this version reads are checked for type and range; the
+#: fingerprint parameters go to the fingerprint as keywords, so no other key is allowed there;
+#: other top-level keys are reported (a warning) and ignored.
+MODEL_SCHEMA = {
+    "type": "object",
+    "required": ["format", "classes", "fingerprint"],
+    "properties": {
+        "format": {"const": MODEL_FORMAT},
+        "classes": {"type": "array", "minItems": 2, "maxItems": 64, "uniqueItems": True,
+                    "items": {"type": "string", "maxLength": 100, "pattern": _CLASS_NAME,
+                              "not": {"pattern": r"\.\."}}},
+        "fingerprint": {
+            "type": "object", "additionalProperties": False,
+            "required": ["mask_inner_px", "mask_outer_px", "z_shift", "angle_deg"],
+            "properties": {
+                "mask_inner_px": {"type": ["number", "null"], "minimum": 0},
+                "mask_outer_px": {"type": ["number", "null"], "minimum": 0},
+                "z_shift": {"type": "integer", "minimum": 0, "maximum": 96},
+                "angle_deg": {"type": "number", "minimum": -360, "maximum": 360},
+                "target_atoms": {"type": ["integer", "null"], "minimum": 2, "maximum": 20000},
+                "preprocessing": {"enum": list(METHODS)},
+            },
+        },
+        "training_data": {
+            "type": "object",
+            "properties": {
+                "validation_sids": {"type": "array", "items": {"type": "integer"}},
+                "pristine_sids": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                                            "items": {"type": "integer"}}},
+                "dataset_digest": {"type": ["string", "null"]},
+                "source": {"type": "string"},
+            },
+        },
+        "training": {"type": "object"},
+        "seed": {"type": "integer"},
+        "split_seed": {"type": "integer"},
+        "versions": {"type": "object"},
+        "uncertainty": {"type": "object"},
+        "ensemble": {},
+    },
+}
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def validate_metadata(metadata, where) -> None:
+    """Check model.json's content against :data:`MODEL_SCHEMA`; raise :class:`ModelError` naming
+    ``where`` (the file) and the key. Unknown top-level keys give a warning (stderr) and are ignored."""
+    import warnings
+
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(MODEL_SCHEMA)
+    errors = sorted(validator.iter_errors(metadata), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        error = errors[0]
+        key = ".".join(str(k) for k in error.absolute_path)
+        if error.validator == "required":
+            missing = next(k for k in error.validator_value if k not in error.instance)
+            key = f"{key}.{missing}" if key else missing
+            text = "is missing"
+        elif error.validator == "additionalProperties":
+            text = f"has a key this version does not know ({error.message})"
+        elif error.validator == "const":
+            text = (f"is {error.instance!r}: written by another version of paper_lib (this one reads format "
+                    f"{MODEL_FORMAT})")
+        else:
+            text = error.message
+        more = f" ({len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ModelError(f"{where}: key '{key or 'top level'}' {text}{more}; this file is not a model.json "
+                         "of paper_lib: train the model again, or fix the file")
+    unknown = sorted(set(metadata) - set(MODEL_SCHEMA["properties"]))
+    if unknown:
+        warnings.warn(f"{where}: unknown key(s) {', '.join(map(repr, unknown))} ignored", UserWarning, stacklevel=3)
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A model ready to predict: the Keras model (one network, or an ensemble whose output is
@@ -283,8 +370,9 @@ def load_model(path: str | Path | None = None, fingerprint_params: dict | None =
     name of :data:`SHIPPED_MODELS`).
 
     Raises :class:`ModelError` naming the file when either is missing or unreadable, when the
-    JSON comes from another format version, when its class list does not fit the network's
-    output, or when ``fingerprint_params`` are given and differ from the model's.
+    JSON does not follow :data:`MODEL_SCHEMA` (the message names the key; e.g. another format
+    version), when its class list does not fit the network's output, or when
+    ``fingerprint_params`` are given and differ from the model's.
     """
     path = SHIPPED_MODELS.get(str(path), Path(path)) if path is not None else SHIPPED_MODEL
     meta_path = metadata_path(path)
@@ -294,15 +382,10 @@ def load_model(path: str | Path | None = None, fingerprint_params: dict | None =
         raise ModelError(f"{path}: its metadata file {meta_path.name} is missing (class names and "
                          "fingerprint parameters live there)")
     try:
-        metadata = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
+        metadata = json.loads(meta_path.read_text(), parse_constant=_reject_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
-    if metadata.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{meta_path}: model format {metadata.get('format')!r} was written by another "
-                         f"version of paper_lib (this one reads format {MODEL_FORMAT})")
-    for key in ("classes", "fingerprint"):
-        if key not in metadata:
-            raise ModelError(f"{meta_path}: the key '{key}' is missing")
+    validate_metadata(metadata, meta_path)
     keras = _keras()
     try:
         model = keras.saving.load_model(path, compile=False)

@@ -45,9 +45,9 @@ def save_figure(fig, folder: str | Path, name: str) -> list[Path]:
     """Save a matplotlib figure as ``name.png`` (150 dpi) and ``name.pdf`` in ``folder``, each
     written under a temporary name and renamed when complete."""
     from .io import atomic_path
+    from .paths import child
 
-    folder = Path(folder)
-    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+    paths = [child(folder, f"{name}.png", what="figure name"), child(folder, f"{name}.pdf", what="figure name")]
     for path, dpi in zip(paths, (150, None)):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix[1:])

@@ -36,16 +36,22 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 from ase import Atoms
 from scipy.spatial import cKDTree
 
-from .structures import (MAX_IMAGES_PER_ATOM, StructureError, _quiet_spglib, check_atoms, finite_cluster,
-                         scale_to_unit_nn)
+from .structures import (MAX_IMAGES_PER_ATOM, StructureError, StructureWarning, _quiet_spglib, check_atoms,
+                         finite_cluster, scale_to_unit_nn)
 
 #: the pre-processing methods, by name
 METHODS = ("paper2018", "crystal_frame")
+
+#: periodic cells of more atoms are refused by ``paper2018``, whose spglib standardisation of the
+#: whole cell grows steeply with its size (about 30 s for 6,900 atoms, over 300 s for 50,000);
+#: ``crystal_frame`` reads a bounded piece of any cell
+MAX_CELL_ATOMS_PAPER2018 = 2_000
 
 #: what users get unless they ask otherwise
 DEFAULT = "crystal_frame"
@@ -102,11 +108,13 @@ def _sphere_from_periodic(atoms: Atoms, n_atoms: int, radius: float | None = Non
     spacings = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
     # atoms are wrapped to within half a cell of the centre: the image k cells away is at least
     # (|k| - 1/2) plane spacings from it
-    reach = np.maximum(0, np.ceil(radius / spacings - 0.5)).astype(int)
-    n_images = int(np.prod(2 * reach + 1))
-    if n_images > MAX_IMAGES_PER_ATOM:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        reach = np.maximum(0, np.ceil(radius / spacings - 0.5))
+        n_images = float(np.prod(2 * reach + 1))          # float: never wraps around
+    if not np.isfinite(n_images) or n_images > MAX_IMAGES_PER_ATOM:
         raise StructureError(f"the cell is nearly flat or its atoms nearly coincide: a sphere of "
                              f"{radius:.3g} Angstrom needs {n_images:.3g} periodic images of every atom")
+    reach = reach.astype(int)
     centre = 0.5 * cell.sum(axis=0)
     frac = np.linalg.solve(cell.T, (atoms.positions - centre).T).T
     frac -= np.round(frac)
@@ -540,6 +548,15 @@ def prepare(atoms: Atoms, method: str = DEFAULT, target_atoms: int | None = 250,
         raise ValueError(f"{name}: unknown pre-processing {method!r}; choose one of {', '.join(METHODS)}")
     periodic = bool(atoms.pbc.all())
     check_atoms(atoms, name, min_atoms=1 if periodic and target_atoms is not None else 2)
+    if atoms.pbc.any() and not periodic:
+        warnings.warn(f"{name}: periodic along {int(atoms.pbc.sum())} axis/axes only (a slab or a wire): taken as "
+                      "a finite cluster of the atoms as given; set pbc True on all three axes for a crystal",
+                      StructureWarning, stacklevel=2)
+    if periodic and method == "paper2018" and target_atoms is not None and len(atoms) > MAX_CELL_ATOMS_PAPER2018:
+        raise StructureError(f"{name}: a periodic cell of {len(atoms)} atoms is more than the "
+                             f"{MAX_CELL_ATOMS_PAPER2018} the paper2018 pre-processing takes (spglib standardises "
+                             "the whole cell: minutes for tens of thousands of atoms); use the crystal_frame "
+                             "pre-processing, which reads a bounded piece of any cell, or a smaller cell")
     try:
         if target_atoms is None:
             cluster = atoms.copy()

@@ -210,6 +210,11 @@ class StructureError(ValueError):
     """A structure that cannot be processed (empty, one atom, non-finite coordinates ...)."""
 
 
+class StructureWarning(UserWarning):
+    """A structure that is read or processed in a way its author may not expect (on stderr): a
+    cell dropped by the plain XYZ reader, a slab taken as a finite cluster."""
+
+
 def check_atoms(atoms: Atoms, name: str = "structure", min_atoms: int = 2) -> None:
     """Raise :class:`StructureError` naming ``name`` if ``atoms`` cannot be used."""
     if len(atoms) == 0:
@@ -288,12 +293,16 @@ def nearest_neighbour_distances(atoms: Atoms) -> np.ndarray:
         # the shortest cell vector bounds the nearest-neighbour distance from above, so images
         # within that radius suffice: n_i = ceil(radius / spacing of lattice planes i)
         radius = float(np.min(atoms.cell.lengths())) * (1 + 1e-9)
-        spacings = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
-        n = np.ceil(radius / spacings).astype(int)
-        n_images = int(np.prod(2 * n + 1))
-        if n_images > MAX_IMAGES_PER_ATOM:
+        # plane spacings from the volume (no inverse: a nearly singular cell must not overflow)
+        volume = abs(float(np.linalg.det(cell)))
+        areas = np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            reach = np.ceil(radius * areas / volume)
+            n_images = float(np.prod(2 * reach + 1))      # float: never wraps around
+        if not (np.isfinite(n_images) and radius > 0) or n_images > MAX_IMAGES_PER_ATOM:
             raise StructureError(f"the cell is nearly flat: its nearest-neighbour search needs {n_images:.3g} "
                                  "periodic images of every atom")
+        n = reach.astype(int)
         shifts = np.stack(np.meshgrid(*[np.arange(-k, k + 1) for k in n], indexing="ij"), -1)
         images = (atoms.positions[None, :, :] + (shifts.reshape(-1, 3) @ cell)[:, None, :]).reshape(-1, 3)
         d, _ = cKDTree(images).query(atoms.positions, k=2)

@@ -139,7 +139,7 @@ def test_train_evaluate_classify_from_the_command_line(tmp_path, tiny_preset_dic
     assert run("fingerprints", "--db", db, "--out", fps).returncode == 0
     trained = run("train", "--config", preset, "--fingerprints", fps, "--out", model, "--epochs", "1")
     assert trained.returncode == 0, trained.stderr
-    history = pd.read_csv(tmp_path / "history.csv")
+    history = pd.read_csv(tmp_path / "m.history.csv")          # named after its model
     assert list(history.columns) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
     meta = json.loads(model.with_suffix(".json").read_text())
     assert meta["training_data"]["preset"] == "tiny" and len(meta["training_data"]["validation_sids"]) == 7

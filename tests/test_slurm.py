@@ -34,7 +34,8 @@ def test_quick_preset_through_slurm(tmp_path):
     up = subprocess.run(["bash", str(cluster), "up", str(state)], capture_output=True, text=True)
     assert up.returncode == 0, up.stdout + up.stderr
     try:
-        env = {"PATH": f"{BIN}:/usr/bin:/bin:/usr/sbin", "HOME": str(Path.home()), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env = {"PATH": f"{BIN}:/usr/bin:/bin:/usr/sbin", "HOME": str(Path.home()), "TF_CPP_MIN_LOG_LEVEL": "2",
+               "PYTHONPATH": str(ROOT)}      # this checkout's paper_lib, wherever the package is installed from
         cores = str(os.cpu_count())
         run = subprocess.run(
             [str(BIN / "snakemake"), "--workflow-profile", "profiles/slurm",

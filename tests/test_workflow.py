@@ -13,7 +13,7 @@ BIN = Path(sys.executable).parent
 
 def snakemake(*args, cwd=ROOT):
     return subprocess.run([str(BIN / "snakemake"), *args], cwd=cwd, capture_output=True, text=True,
-                          env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home())})
+                          env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home()), "PYTHONPATH": str(ROOT)})
 
 
 pytestmark = pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="workflow extra not installed")
