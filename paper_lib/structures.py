@@ -61,6 +61,14 @@ STANDARDIZE_SYMPREC = 1e-3
 #: nearly flat (its atoms would nearly coincide)
 MAX_IMAGES_PER_ATOM = 100_000
 
+#: a periodic cell whose volume is below this share of the product of its edge lengths is refused
+#: as flat (1e-6: angles within about 1e-4 degrees of coplanar; any real crystal is far above)
+MIN_CELL_FLATNESS = 1e-6
+
+#: the shortest edge (Angstrom) of a periodic cell accepted: shorter, every atom nearly overlaps its
+#: own images (no element's bond is shorter than 0.7 A)
+MIN_CELL_EDGE = 0.5
+
 
 def merged_label(label8: str) -> str:
     """The paper's 7-class label of an 8-class label (hex and rh become ``hex/rh``)."""
@@ -226,6 +234,16 @@ def check_atoms(atoms: Atoms, name: str = "structure", min_atoms: int = 2) -> No
         raise StructureError(f"{name}: the structure has NaN or infinite coordinates")
     if atoms.pbc.any() and (not np.all(np.isfinite(atoms.cell.array)) or atoms.cell.rank < 3):
         raise StructureError(f"{name}: the structure is periodic but its cell is not three-dimensional")
+    if atoms.pbc.all():
+        lengths = np.linalg.norm(atoms.cell.array, axis=1)
+        with np.errstate(all="ignore"):
+            flatness = abs(np.linalg.det(atoms.cell.array)) / np.prod(lengths)
+        if not lengths.min() >= MIN_CELL_EDGE:
+            raise StructureError(f"{name}: a periodic cell edge is {lengths.min():.3g} A long, shorter than "
+                                 f"{MIN_CELL_EDGE} A (atoms would overlap their own images); check the cell vectors")
+        if not flatness >= MIN_CELL_FLATNESS:    # also NaN (overflowing lengths)
+            raise StructureError(f"{name}: the periodic cell is (nearly) flat: its volume is {flatness:.1e} of the "
+                                 "product of its edge lengths; check the cell vectors")
 
 
 # --------------------------------------------------------------------------------------------

@@ -115,6 +115,7 @@ def test_fingerprint_gives_a_fingerprint_or_a_structure_error(atoms, preprocessi
 @SETTINGS
 @given(batch=st.lists(structures(), min_size=1, max_size=3))
 def test_classify_gives_a_class_or_an_error_for_each_structure(shipped, batch):
+    """Each structure gets a class, `unknown` with its reason, or an error; never an exception."""
     from paper_lib.model import classify
 
     with warnings.catch_warnings():
@@ -122,9 +123,15 @@ def test_classify_gives_a_class_or_an_error_for_each_structure(shipped, batch):
         results = classify(batch, shipped)
     assert len(results) == len(batch)
     for result in results:
-        event("classified" if result.error is None else "error")
-        if result.error is None:
-            assert result.label in shipped.classes
-            assert math.isclose(sum(result.probabilities.values()), 1.0, abs_tol=1e-4)
-        else:
+        event("error" if result.error is not None else "unknown" if result.label == "unknown" else "classified")
+        if result.error is not None:
             assert result.label is None and result.error
+            continue
+        assert result.label in (*shipped.classes, "unknown")
+        if result.label == "unknown":
+            assert result.reason
+        if result.probabilities:          # none when no lattice was found
+            assert math.isclose(sum(result.probabilities.values()), 1.0, abs_tol=1e-4)
+            assert result.best in shipped.classes and 0.0 <= result.uncertainty <= 1.0
+        else:
+            assert result.label == "unknown" and result.best is None and result.uncertainty is None

@@ -146,3 +146,22 @@ def test_eight_classes_keep_hex_and_rh_apart(tiny_preset_dict):
     records = [record for _, _, record in pristine_shard(preset)]
     assert [r["label"] for r in records] == ["hex", "hex", "rh", "rh"]
     assert [r["spacegroup"] for r in records] == [194, 194, 166, 166]
+
+
+def test_tiny_and_flat_periodic_cells_are_refused():
+    """Found by the property test: a periodic cell with a 1e-281 A edge reached ASE's rank assertion
+    inside the paper's pre-processing; a flat one must not reach spglib either."""
+    import numpy as np
+    import pytest
+    from ase import Atoms
+
+    from paper_lib.diffraction import fingerprint
+    from paper_lib.structures import StructureError
+
+    for cell, message in (([[0, 0, 1.0], [0, 7.58e-281, 0], [1.0, 0, 0]], "cell edge"),
+                          ([[5.0, 0, 0], [0, 5.0, 0], [2.5, 2.5, 1e-9]], "nearly\\) flat")):
+        atoms = Atoms("Fe8", positions=np.zeros((8, 3)), pbc=True)
+        atoms.cell.array[:] = np.array(cell)
+        for method in ("paper2018", "crystal_frame"):
+            with pytest.raises(StructureError, match=message):
+                fingerprint(atoms, preprocessing=method, target_atoms=2)
