@@ -102,7 +102,7 @@ def test_a_large_periodic_cell_is_cut_to_a_bounded_piece():
 
 @pytest.mark.parametrize("atoms, message", [
     (Atoms("Cu2", positions=[(0, 0, 0), (0, 0, 0)], cell=[3, 3, 3], pbc=True), "coincide"),
-    (Atoms("Cu", cell=[[3, 0, 0], [0, 3, 0], [0, 0, 1e-7]], pbc=True), "nearly flat"),
+    (Atoms("Cu", cell=[[3, 0, 0], [0, 3, 0], [0, 0, 1e-7]], pbc=True), "nearly flat|cell edge"),
 ])
 def test_degenerate_input_gets_a_clear_error(atoms, message):
     with pytest.raises(StructureError, match=message):
