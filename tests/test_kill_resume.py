@@ -1,8 +1,8 @@
 """The quick preset through Snakemake, killed with SIGKILL at three random points and resumed.
 
 A kill point is random in progress and in time: once a random number of the run's outputs is
-finished (three distinct numbers, rising, each reached at least 30 s before the end of the
-uninterrupted run), a random 0-8 s later.
+finished (three distinct numbers, rising, each reached at least a third of the run's time, and at
+least 60 s, before the end of the uninterrupted run), a random 0-4 s later.
 
 After each kill: every output Snakemake recorded as finished is complete (it opens and reads), the
 resumed run plans no job whose output was finished and rewrites no finished file, and no temporary
@@ -105,10 +105,12 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_result(tmp_path
     duration = time.perf_counter() - start
     assert whole.returncode == 0, whole.stderr[-3000:]
 
-    # kill points: k finished outputs, for a k after which the uninterrupted run still had 30 s to go
+    # kill points: k finished outputs, for a k after which the uninterrupted run still had a third
+    # of its time (at least 60 s) to go: a resumed run can reach the end faster than the whole one
     times = sorted(stamp[1] / 1e9 for stamp in finished_outputs(reference).values())
     n_outputs = len(times)
-    eligible = [k for k in range(1, n_outputs) if times[k - 1] < times[-1] - 30]
+    margin = max(60.0, duration / 3)
+    eligible = [k for k in range(1, n_outputs) if times[k - 1] < times[-1] - margin]
     targets = sorted(rng.sample(eligible, KILLS))
     work = workspace(tmp_path / "killed")
     kills, finished, jobs = 0, {}, []
@@ -126,7 +128,7 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_result(tmp_path
             assert not again, f"seed {seed}: finished outputs planned again: {sorted(map(str, again))}"
             jobs.append(len(re.findall(r"^\s*(?:local)?rule \w+:", dry.stdout, re.M)))
         # a random point: once a random number of outputs is finished, a random moment later
-        extra = rng.uniform(0, 8)
+        extra = rng.uniform(0, 4)
         process = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2"], cwd=work, env=ENV,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 3 * duration + 120
