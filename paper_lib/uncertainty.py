@@ -104,7 +104,8 @@ def _sampler(keras_model, method: str, samples: int):
     """The XLA-compiled forward pass (batch) -> (batch, S, classes), cached per model and method."""
     import tensorflow as tf
 
-    key = (id(keras_model), method, samples)
+    # the number of samples shapes only MC dropout; an ensemble's pass is the same whatever it is
+    key = (id(keras_model), method, samples if method == "mc_dropout" else None)
     cached = _FORWARD.get(key)
     if cached is None or cached[0] is not keras_model:
         if method == "ensemble":
