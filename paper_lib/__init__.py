@@ -1,6 +1,6 @@
 """Crystal-structure classification from diffraction fingerprints (Ziletti et al., Nat. Commun. 2018).
 
-``ase.Atoms`` in, symmetry class out. One module per stage of the data flow:
+``ase.Atoms`` (or a pymatgen ``Structure``) in, symmetry class out. One module per stage of the data flow:
 :mod:`~paper_lib.structures` (prototypes, pre-processing), :mod:`~paper_lib.defects`,
 :mod:`~paper_lib.diffraction` (the fingerprint), :mod:`~paper_lib.io` (files),
 :mod:`~paper_lib.model` (network, training, ``classify``), :mod:`~paper_lib.evaluation`,
@@ -13,7 +13,8 @@ __all__ = ["classify", "fingerprint", "fingerprints", "detector_intensity", "__v
 
 
 def classify(structures, model=None, **kwargs):
-    """Classify an ``ase.Atoms`` (or a list) with a trained model, by default the shipped one.
+    """Classify an ``ase.Atoms`` or pymatgen ``Structure``/``Molecule`` (or a list) with a trained
+    model, by default the shipped one.
 
     See :func:`paper_lib.model.classify`; TensorFlow is imported on the first call.
     """

@@ -728,14 +728,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="JSON file to write")
     p.set_defaults(func=cmd_provenance)
 
-    p = sub.add_parser("classify", help="classify structures in files (any format ASE reads)")
+    p = sub.add_parser("classify", help="classify structures in files (any format ASE reads, or pymatgen's)")
     p.add_argument("paths", nargs="+", help="structure files; every frame is classified")
     p.add_argument("--model", help="model file (.keras), or a shipped model by name: robust (the default) or paper2018")
     p.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
     p.add_argument("--csv", metavar="FILE", help="also write a CSV file (source, index, label, probability, "
                                                  "one probability per class, error); it appears when complete")
     p.add_argument("--format", type=_structure_format,
-                   help="ASE format name, when the file name does not tell (e.g. extxyz, cif, vasp)")
+                   help="ASE format name, when the file name does not tell (e.g. extxyz, cif, vasp), or "
+                        "pymatgen to read with pymatgen (its JSON files are recognised without it)")
     p.add_argument("--jobs", "-j", "--processes", dest="jobs", type=int, default=1,
                    help="worker processes for the fingerprints (default 1; --processes is the same)")
     p.add_argument("--progress", action="store_true",

@@ -27,7 +27,7 @@ from ase import Atoms
 
 from .preprocessing import DEFAULT as PREPROCESSING
 from .preprocessing import NoCrystalFrame, prepare
-from .structures import StructureError
+from .structures import StructureError, to_atoms
 
 WAVELENGTH = 5.0e-12        #: m, incident plane wave
 DETECTOR_DISTANCE = 0.1     #: m, sample to detector
@@ -288,6 +288,7 @@ def _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg,
     keep = pixel_mask(mask_inner_px, mask_outer_px)
     if not keep.any():
         raise ValueError(f"{name}: the masks leave no pixel of the detector")
+    atoms = to_atoms(atoms, name)
     numbers = np.asarray(atoms.numbers)
     bad = (numbers < 1) | (numbers + z_shift > max_form_factor_z()) | (numbers + z_shift < 1)
     if bad.any():
@@ -317,7 +318,8 @@ def fingerprint(atoms: Atoms, *, mask_inner_px: float | None = MASK_INNER_PX,
                 mask_outer_px: float | None = None, z_shift: int = Z_SHIFT,
                 angle_deg: float = ANGLE_DEG, target_atoms: int | None = TARGET_ATOMS,
                 dtype=np.float32, name: str = "structure", preprocessing: str = PREPROCESSING) -> np.ndarray:
-    """The (64, 64, 3) float32 diffraction fingerprint of ``atoms`` (METHOD.md section 2).
+    """The (64, 64, 3) float32 diffraction fingerprint of ``atoms`` (an ``ase.Atoms``, or a pymatgen
+    ``Structure``/``Molecule``: see :func:`paper_lib.structures.to_atoms`).
 
     The cluster (see :func:`prepare_cluster`) is scaled to a nearest-neighbour distance of
     1 Angstrom (the average crystal's, or with ``paper2018`` the mean), its atomic numbers raised by
@@ -447,7 +449,7 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
                  backend: str = "numba", batch_size: int = 16, **kwargs) -> BatchResult:
     """Fingerprints of many structures, on ``processes`` worker processes or with TensorFlow.
 
-    ``structures`` is a sequence of Atoms; ``kwargs`` go to :func:`fingerprint`. A structure that
+    ``structures`` is a sequence of Atoms (or pymatgen structures); ``kwargs`` go to :func:`fingerprint`. A structure that
     cannot be fingerprinted is recorded in ``failed`` with its message and the batch goes on.
     ``backend``: ``numba`` (CPU kernel, default), ``tensorflow`` (float32 graph, on the GPU when
     TensorFlow sees one; ``batch_size`` clusters at a time) or ``auto`` (tensorflow if a GPU is

@@ -365,9 +365,56 @@ def _reason(exc: Exception) -> str:
 
 UNKNOWN_FORMAT = "ASE does not recognise the file format (name a format with --format)"
 
+#: the format name that reads a file with pymatgen instead of ASE (``Structure.from_file``, then
+#: ``Molecule.from_file``): pymatgen's JSON/YAML serialisations, CIF, POSCAR, CSSR, XSF, RES ...
+PYMATGEN_FORMAT = "pymatgen"
+
+
+def _is_pymatgen_json(path: Path) -> bool:
+    """A ``.json`` file written by pymatgen (``Structure.to(filename=...)`` or ``monty.serialization``),
+    told by the ``"@module": "pymatgen...`` key near its start."""
+    import re
+
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        with open(path, "r", errors="replace") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return re.search(r'"@module"\s*:\s*"pymatgen\.', head) is not None
+
+
+def _pymatgen_frame(path: Path) -> Atoms:
+    """The one structure of ``path`` read by pymatgen, as Atoms (a crystal from ``Structure``, a
+    cluster from ``Molecule``); ``ValueError`` naming the file when pymatgen cannot read it."""
+    from .structures import StructureError, to_atoms
+
+    try:
+        from pymatgen.core import Molecule, Structure
+    except ImportError:
+        raise ValueError(f"{path}: reading with pymatgen needs pymatgen (pip install pymatgen)") from None
+    errors = []
+    for kind in (Structure, Molecule):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")         # pymatgen's CIF parser warns on every oddity
+                structure = kind.from_file(str(path))
+        except Exception as exc:  # pymatgen's readers raise many kinds on bad content
+            errors.append(f"{kind.__name__}: {_reason(exc)}")
+            continue
+        try:
+            return to_atoms(structure, str(path))
+        except StructureError as exc:
+            raise ValueError(str(exc)) from None
+    raise ValueError(f"{path}: pymatgen cannot read it ({'; '.join(errors)})")
+
 
 def read_structure_file(path: str | Path, format: str | None = None) -> list:
     """Every structure (frame) in a file any ASE reader understands, as a list of Atoms.
+
+    ``format``: an ASE format name, or ``"pymatgen"`` to read the file with pymatgen (a JSON file
+    pymatgen wrote is recognised without it).
 
     Raises ``ValueError`` with the file name and a sentence a person understands when the file is
     missing, empty, of an unknown format or unreadable. Holds every frame in memory: for long
@@ -382,6 +429,8 @@ def read_structure_file(path: str | Path, format: str | None = None) -> list:
         raise ValueError(problem)
     if format is not None and format_problem(format):
         raise ValueError(f"{path}: {format_problem(format)}")
+    if format == PYMATGEN_FORMAT or (format is None and _is_pymatgen_json(path)):
+        return [_pymatgen_frame(path)]
     try:
         frames = read(path, index=":", format=format)
     except UnknownFileTypeError:
@@ -419,6 +468,12 @@ def iter_structure_file(path: str | Path, format: str | None = None) -> Iterator
         if problem:
             yield 0, ValueError(f"{path}: {problem}")
             return
+    if format == PYMATGEN_FORMAT or (format is None and _is_pymatgen_json(path)):
+        try:
+            yield 0, _pymatgen_frame(path)
+        except ValueError as exc:
+            yield 0, exc
+        return
     try:
         format = format or filetype(str(path))
         get_ioformat(format)
@@ -448,9 +503,11 @@ def iter_structure_file(path: str | Path, format: str | None = None) -> Iterator
 
 
 def format_problem(format: str) -> str | None:
-    """Why ``format`` is not a structure format ASE can read, or None."""
+    """Why ``format`` is not a structure format ASE (or, for ``"pymatgen"``, pymatgen) can read, or None."""
     from ase.io.formats import UnknownFileTypeError, get_ioformat
 
+    if format == PYMATGEN_FORMAT:
+        return None
     try:
         readable = get_ioformat(format).can_read
     except UnknownFileTypeError:
@@ -459,7 +516,7 @@ def format_problem(format: str) -> str | None:
         return None
     what = "is not a format ASE knows" if readable is None else "is a format ASE can write but not read"
     return (f"{format!r} {what}; readable formats include extxyz, xyz, cif, vasp, lammps-data, traj, pdb "
-            "(all of them: `ase info --formats`)")
+            "(all of them: `ase info --formats`), or pymatgen to read the file with pymatgen")
 
 
 def _warn_if_extended(path: Path) -> None:

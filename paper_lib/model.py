@@ -523,7 +523,10 @@ CHUNK_SIZE = 64
 
 def classify(structures, model: str | Path | LoadedModel | None = None, *, processes: int = 1,
              sources=None) -> list[Classification] | Classification:
-    """Classify one Atoms or a list of them with a trained model (default: the shipped one).
+    """Classify one structure or a list of them with a trained model (default: the shipped one).
+
+    A structure is an ``ase.Atoms`` or a pymatgen ``Structure``/``IStructure`` (a crystal) or
+    ``Molecule`` (a cluster), converted by :func:`paper_lib.structures.to_atoms`.
 
     Each structure goes through the pre-processing the model was trained on (the shipped model:
     ``crystal_frame``, its own crystal frame and length scale). Returns one
@@ -532,9 +535,9 @@ def classify(structures, model: str | Path | LoadedModel | None = None, *, proce
     one ``(source, index)`` per structure, for the results and the error messages. For long
     streams see :func:`classify_iter`, which this calls.
     """
-    from ase import Atoms
+    from .structures import is_structure
 
-    single = isinstance(structures, Atoms)
+    single = is_structure(structures)
     items = [structures] if single else list(structures)
     sources = list(sources) if sources is not None else [("", i) for i in range(len(items))]
     triples = [(source, index, atoms) for (source, index), atoms in zip(sources, items)]
@@ -546,7 +549,7 @@ def classify_iter(structures, model: str | Path | LoadedModel | None = None, *, 
                   chunk_size: int = CHUNK_SIZE, progress: bool | None = False):
     """Classify a stream of structures chunk by chunk; yields :class:`Classification` in input order.
 
-    ``structures``: an iterable of Atoms, or of ``(source, index, atoms_or_error)`` triples (as
+    ``structures``: an iterable of Atoms (or pymatgen structures), or of ``(source, index, atoms_or_error)`` triples (as
     :func:`paper_lib.io.iter_structure_file` gives them, with the file name as source); an error
     (an exception or a message) in place of the Atoms gives a Classification with ``error`` set.
     Every ``chunk_size`` structures are fingerprinted (:func:`paper_lib.diffraction.fingerprints`
@@ -583,9 +586,10 @@ def classify_iter(structures, model: str | Path | LoadedModel | None = None, *, 
 
 
 def _is_atoms(item) -> bool:
-    from ase import Atoms
+    """An ``ase.Atoms`` or a pymatgen structure (converted where it is fingerprinted)."""
+    from .structures import is_structure
 
-    return isinstance(item, Atoms)
+    return is_structure(item)
 
 
 def _triples(structures):

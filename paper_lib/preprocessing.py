@@ -43,7 +43,7 @@ from ase import Atoms
 from scipy.spatial import cKDTree
 
 from .structures import (MAX_IMAGES_PER_ATOM, StructureError, StructureWarning, _quiet_spglib, check_atoms,
-                         finite_cluster, scale_to_unit_nn)
+                         finite_cluster, scale_to_unit_nn, to_atoms)
 
 #: the pre-processing methods, by name
 METHODS = ("paper2018", "crystal_frame")
@@ -539,6 +539,9 @@ def prepare(atoms: Atoms, method: str = DEFAULT, target_atoms: int | None = 250,
             name: str = "structure") -> Atoms:
     """The finite cluster a fingerprint is computed from, by pre-processing ``method``.
 
+    ``atoms``: an ``ase.Atoms`` or a pymatgen ``Structure``/``Molecule`` (see
+    :func:`paper_lib.structures.to_atoms`); lengths in Angstrom.
+
     ``paper2018``: periodic structures go through the paper's pre-processing, clusters are taken
     as given; both are scaled to a mean nearest-neighbour distance of 1 Angstrom.
     ``crystal_frame``: see :func:`crystal_frame_cluster`. ``target_atoms=None`` takes any
@@ -546,6 +549,7 @@ def prepare(atoms: Atoms, method: str = DEFAULT, target_atoms: int | None = 250,
     """
     if method not in METHODS:
         raise ValueError(f"{name}: unknown pre-processing {method!r}; choose one of {', '.join(METHODS)}")
+    atoms = to_atoms(atoms, name)
     periodic = bool(atoms.pbc.all())
     check_atoms(atoms, name, min_atoms=1 if periodic and target_atoms is not None else 2)
     if atoms.pbc.any() and not periodic:

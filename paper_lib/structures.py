@@ -218,9 +218,50 @@ class StructureError(ValueError):
     """A structure that cannot be processed (empty, one atom, non-finite coordinates ...)."""
 
 
+class NotAStructure(StructureError, TypeError):
+    """An object that is neither an ``ase.Atoms`` nor a pymatgen structure."""
+
+
 class StructureWarning(UserWarning):
     """A structure that is read or processed in a way its author may not expect (on stderr): a
     cell dropped by the plain XYZ reader, a slab taken as a finite cluster."""
+
+
+#: pymatgen classes taken wherever an ``ase.Atoms`` is (periodic crystals and finite molecules/clusters)
+PYMATGEN_TYPES = ("Structure", "IStructure", "Molecule", "IMolecule")
+
+
+def is_pymatgen(obj) -> bool:
+    """Whether ``obj`` is a pymatgen ``Structure``/``IStructure``/``Molecule``/``IMolecule`` (or a
+    subclass); pymatgen is not imported to find out."""
+    return any(cls.__module__.startswith("pymatgen.") and cls.__name__ in PYMATGEN_TYPES
+               for cls in type(obj).__mro__)
+
+
+def is_structure(obj) -> bool:
+    """Whether ``obj`` is something :func:`to_atoms` takes: ``ase.Atoms`` or a pymatgen structure."""
+    return isinstance(obj, Atoms) or is_pymatgen(obj)
+
+
+def to_atoms(structure, name: str = "structure") -> Atoms:
+    """``structure`` as :class:`ase.Atoms`: an Atoms is returned as it is; a pymatgen ``Structure``
+    or ``IStructure`` (periodic on all three axes) or ``Molecule``/``IMolecule`` (a finite cluster,
+    no cell) is converted by pymatgen's own ``AseAtomsAdaptor`` (positions and cell in Angstrom,
+    unchanged). Raises :class:`StructureError` naming ``name`` for a disordered pymatgen structure
+    (partial occupancies have no single Atoms) and :class:`NotAStructure` (a ``TypeError`` too) for
+    anything else."""
+    if isinstance(structure, Atoms):
+        return structure
+    if is_pymatgen(structure):
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        if not structure.is_ordered:
+            raise StructureError(f"{name}: the pymatgen structure is disordered (partial occupancies); "
+                                 "a fingerprint needs one atom per site (order it first, e.g. with pymatgen's "
+                                 "OrderDisorderedStructureTransformation)")
+        return AseAtomsAdaptor.get_atoms(structure)
+    raise NotAStructure(f"{name}: expected an ase.Atoms or a pymatgen Structure/Molecule, got "
+                    f"{type(structure).__module__}.{type(structure).__qualname__}")
 
 
 def check_atoms(atoms: Atoms, name: str = "structure", min_atoms: int = 2) -> None:
