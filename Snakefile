@@ -16,6 +16,7 @@ from snakemake.exceptions import WorkflowError
 
 from paper_lib import config as presets
 from paper_lib.defects import AUGMENTATION
+from paper_lib.evaluation import LOCAL_LEVELS
 
 configfile: "config/quick.yaml"
 # a preset given with --configfile is the whole preset: Snakemake would otherwise merge it into
@@ -32,6 +33,8 @@ SHARDS = [f"{k:03d}" for k in range(PRESET.shards)]
 CLASS_SLUGS = [c.replace(chr(47), "-") for c in PRESET.classes]   # hex/rh -> hex-rh in file names
 # the network is trained once per seed (same data, same validation split); the first is the main model
 EXTRA_SEEDS = list(PRESET.training_seeds[1:])
+# the local-map comparison (synthetic polycrystals), for presets with a local_maps section
+LOCAL = list(LOCAL_LEVELS) if PRESET.local_atoms else []
 
 # one software environment for every rule: `--sdm conda` builds it; by default rules run in the
 # environment Snakemake itself runs in (a pip project has no per-rule deployment)
@@ -57,17 +60,20 @@ rule all:
         f"{FIG}/table1.csv",
         f"{FIG}/peak_concentration.csv",
         f"{FIG}/provenance.json",
+        [f"{FIG}/local_accuracy.csv"] if LOCAL else [],
 
 
 rule preset:
     """The validated preset as the steps read it; changing the configuration re-runs what depends on it
-    (the list of training seeds is left out: adding a seed trains and evaluates that seed alone)."""
+    (the list of training seeds is left out: adding a seed trains and evaluates that seed alone; so is
+    local_maps, which only the local-map rules read)."""
     output:
         f"{R}/preset.yaml",
     log:
         f"{R}/logs/preset.log",
     params:
-        text=yaml.safe_dump({k: v for k, v in PRESET.raw.items() if k != "training_seeds"}, sort_keys=True),
+        text=yaml.safe_dump({k: v for k, v in PRESET.raw.items() if k not in ("training_seeds", "local_maps")},
+                            sort_keys=True),
     localrule: True
     conda:
         ENV
@@ -465,6 +471,54 @@ rule response_figures:
         f"{R}/benchmarks/response_figures.tsv",
     log:
         nb=f"{EXE}/03_response_maps.ipynb",
+    params:
+        yaml=json.dumps({"preset": PRESET.name}),
+    localrule: True
+    conda:
+        ENV
+    shell:
+        PAPERMILL
+
+
+rule local_maps:
+    """One defect level of the local-map comparison: a synthetic periodic polycrystal labelled per atom by
+    the shipped model's windows, PTM and adaptive CNA (extended XYZ)."""
+    input:
+        model="paper_lib/data/model.keras",
+    output:
+        f"{R}/local/{{level}}.extxyz",
+    benchmark:
+        f"{R}/benchmarks/local_maps-{{level}}.tsv",
+    log:
+        f"{R}/logs/local_maps-{{level}}.log",
+    params:
+        atoms=PRESET.local_atoms,
+        seed=PRESET.local_seed,
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        ENV
+    shell:
+        "OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 "
+        "python -m paper_lib local-maps --atoms {params.atoms} --seed {params.seed} --level {wildcards.level:q} "
+        "--processes {threads} --out {output:q} > {log:q} 2>&1"
+
+
+rule local_figures:
+    """notebooks/05_local_maps.ipynb: slice maps of the truth, the CNN, PTM and a-CNA; interior accuracy
+    against defect level; how wide the boundaries come out."""
+    input:
+        nb="notebooks/05_local_maps.ipynb",
+        samples=expand(f"{R}/local/{{level}}.extxyz", level=LOCAL),
+    output:
+        **figures(["local_maps", "local_accuracy", "local_boundaries"], "Local maps"),
+        table=report(f"{FIG}/local_accuracy.csv", category="Local maps"),
+    benchmark:
+        f"{R}/benchmarks/local_figures.tsv",
+    log:
+        nb=f"{EXE}/05_local_maps.ipynb",
     params:
         yaml=json.dumps({"preset": PRESET.name}),
     localrule: True

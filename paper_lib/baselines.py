@@ -85,6 +85,40 @@ def ptm_types(crystal: Atoms) -> np.ndarray:
     return names[np.asarray(data.particles["Structure Type"])]
 
 
+#: adaptive CNA's (and OVITO's diamond identification's) types -> our classes; the rest is unknown
+ACNA_CLASSES = {"FCC": "fcc", "BCC": "bcc", "HCP": "hex/rh", "CUBIC_DIAMOND": "diam",
+                "CUBIC_DIAMOND_FIRST_NEIGHBOR": "diam", "CUBIC_DIAMOND_SECOND_NEIGHBOR": "diam"}
+
+
+def ptm_atom_labels(atoms: Atoms, unknown: str = "unknown") -> np.ndarray:
+    """Per-atom class by PTM (every template enabled, OVITO's default RMSD cutoff 0.1): fcc, bcc,
+    hex/rh (hcp), sc, diam; ``unknown`` for unassigned atoms and types outside the classes. Works on
+    periodic and finite samples alike."""
+    return np.array([PTM_CLASSES.get(t, unknown) for t in ptm_types(atoms).tolist()], dtype=object).astype(str)
+
+
+def acna_atom_labels(atoms: Atoms, unknown: str = "unknown") -> np.ndarray:
+    """Per-atom class by adaptive common-neighbour analysis (fcc, bcc, hcp -> hex/rh), with OVITO's
+    diamond identification (its CNA variant on second neighbours) for atoms a-CNA leaves unassigned:
+    cubic diamond and its first and second neighbours -> diam. Everything else is ``unknown``."""
+    from ovito.io.ase import ase_to_ovito
+    from ovito.modifiers import CommonNeighborAnalysisModifier as CNA
+    from ovito.modifiers import IdentifyDiamondModifier as Diamond
+
+    out = np.full(len(atoms), unknown, dtype=object)
+    data = ase_to_ovito(atoms)
+    data.apply(CNA(mode=CNA.Mode.AdaptiveCutoff))
+    names = np.array([t.name for t in CNA.Type.__members__.values()])
+    cna = names[np.asarray(data.particles["Structure Type"])]
+    data = ase_to_ovito(atoms)
+    data.apply(Diamond())
+    names = np.array([t.name for t in Diamond.Type.__members__.values()])
+    diamond = names[np.asarray(data.particles["Structure Type"])]
+    for i, (a, d) in enumerate(zip(cna.tolist(), diamond.tolist())):
+        out[i] = ACNA_CLASSES.get(a) or ACNA_CLASSES.get(d) or unknown
+    return out.astype(str)
+
+
 def ptm_prediction(crystal: Atoms, classes) -> tuple[str, float]:
     """(class by majority vote over the atoms PTM assigns a type, the share of *all* atoms with
     that type) of a crystal; (``NOT_RECOGNISED``, 0) when PTM assigns no atom.

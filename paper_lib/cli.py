@@ -527,6 +527,71 @@ def cmd_classify(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_classify_local(args) -> int:
+    """Per-atom classes of one frame of a large sample (:func:`paper_lib.local.local_labels`), written
+    as extended XYZ with the arrays label, probability and uncertainty; the share of atoms per
+    class on stdout (a table, or one JSON object)."""
+    import json
+
+    from .io import iter_structure_file
+    from .local import LocalError, local_labels, write_local
+    from .model import limit_tensorflow_threads, load_model
+
+    out = Path(args.out)
+    frame = None
+    for index, atoms in iter_structure_file(args.path, args.format):
+        if isinstance(atoms, Exception):
+            print(f"error: {atoms}", file=sys.stderr)
+            return 1
+        if index == args.frame:
+            frame = atoms
+            break
+    if frame is None:
+        print(f"error: {args.path}: has no frame {args.frame}", file=sys.stderr)
+        return 1
+    name = f"{args.path} frame {args.frame}"
+    if args.jobs > 1:
+        limit_tensorflow_threads(1)
+    try:
+        loaded = load_model(args.model)
+        result = local_labels(frame, args.window, args.stride, loaded, processes=args.jobs,
+                              progress=True if args.progress else None,
+                              checkpoint=out.with_name(out.name + ".partial.npz"), name=name)
+    except (LocalError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    write_local(frame, result, out)
+    fractions = result.fractions()
+    if args.json:
+        print(json.dumps({"source": str(args.path), "frame": args.frame, "atoms": len(frame),
+                          "windows": len(result.centres), "window": round(result.window, 4),
+                          "stride": round(result.stride, 4), "fractions": {k: round(v, 6) for k, v in fractions.items()},
+                          "out": str(out)}))
+    else:
+        print(f"{name}: {len(frame)} atoms, {len(result.centres)} windows of radius {result.window:.2f} A "
+              f"every {result.stride:.2f} A -> {out}")
+        for label, share in fractions.items():
+            print(f"  {label:8s} {100 * share:6.2f} %")
+    return 0
+
+
+def cmd_local_maps(args) -> int:
+    """One level of the local-map comparison on a synthetic polycrystal: the CNN's map, PTM and
+    adaptive CNA per atom, written as extended XYZ."""
+    from ase.io import write
+
+    from .evaluation import local_map_comparison
+    from .io import atomic_path
+
+    sample = local_map_comparison(args.atoms, args.seed, args.level, args.model, processes=args.processes)
+    with atomic_path(args.out) as tmp:
+        write(tmp, sample, format="extxyz")
+    info = sample.info
+    print(f"{args.out}: {len(sample)} atoms, {info['windows']} windows; CNN {info['cnn_s']:.1f} s, PTM "
+          f"{info['ptm_s']:.1f} s, a-CNA {info['acna_s']:.1f} s", file=sys.stderr)
+    return 0
+
+
 def _print_now(line: str) -> None:
     """A line on stdout, flushed, without breaking a progress bar on the terminal."""
     from tqdm import tqdm
@@ -742,6 +807,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true",
                    help="progress bar on stderr even when it is not a terminal (default: only on a terminal)")
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("classify-local", help="per-atom classes of a large sample, from windows (extended XYZ out)")
+    p.add_argument("path", help="the sample: any file ASE reads (LAMMPS dumps with --format lammps-dump-text)")
+    p.add_argument("--window", type=float, help="window radius in Angstrom (default: 3.6 nearest-neighbour distances)")
+    p.add_argument("--stride", type=float, help="spacing of the window centres in Angstrom (default: 4 "
+                                                "nearest-neighbour distances)")
+    p.add_argument("--out", required=True, help="extended XYZ file to write, with per-atom label, probability and "
+                                                "uncertainty; it appears when complete")
+    p.add_argument("--format", type=_structure_format, help="ASE format name, when the file name does not tell")
+    p.add_argument("--frame", type=int, default=0, help="which frame of a trajectory (default 0, the first)")
+    p.add_argument("--model", help="model file (.keras), or a shipped model by name (default: robust)")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for the fingerprints (default 1)")
+    p.add_argument("--json", action="store_true", help="the share of atoms per class as one JSON object")
+    p.add_argument("--progress", action="store_true", help="progress bar on stderr even when it is not a terminal")
+    p.set_defaults(func=cmd_classify_local)
+
+    p = sub.add_parser("local-maps", help="local maps of a synthetic polycrystal at one defect level (CNN, PTM, a-CNA)")
+    p.add_argument("--atoms", type=int, required=True, help="atoms in the polycrystal (a preset's local_maps.atoms)")
+    p.add_argument("--seed", type=int, default=0, help="its random seed (local_maps.seed)")
+    p.add_argument("--level", required=True, help="pristine, displacements_3, vacancies_20 or "
+                                                  "vacancies_20_displacements_3")
+    p.add_argument("--model", help="model file or shipped name (default: robust)")
+    p.add_argument("--processes", type=int, default=1, help="fingerprint workers")
+    p.add_argument("--out", required=True, help="extended XYZ file with the per-atom labels of every method")
+    p.set_defaults(func=cmd_local_maps)
     return parser
 
 

@@ -37,6 +37,8 @@ class Preset:
     (that of ``seed``), so that every accuracy comes with its seed-to-seed spread; the first is
     the main model. A preset gives a count N (the seeds ``seed``, ``seed + 1``, ...) or a list that
     starts with ``seed`` (default: ``seed`` alone).
+    ``local_atoms``, ``local_seed``: the size (atoms) and seed of the synthetic polycrystals of the
+    local-map comparison (``local_maps`` in a preset; None: no local maps).
     """
 
     name: str
@@ -52,6 +54,8 @@ class Preset:
     baseline_sample: int | None = None
     preprocessing: str = "paper2018"
     training_seeds: tuple[int, ...] = ()
+    local_atoms: int | None = None
+    local_seed: int = 0
     source: str = "<dict>"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -89,11 +93,12 @@ _SCHEMA: dict[str, Any] = {
     "baselines": {"pristine_sample": (int, type(None))},
     "preprocessing": str,
     "training_seeds": (int, list),
+    "local_maps": {"atoms": int, "seed": int},
 }
 
 
 #: keys a preset may leave out, with the value they then take
-_OPTIONAL = {"preprocessing": "paper2018", "training_seeds": None}
+_OPTIONAL = {"preprocessing": "paper2018", "training_seeds": None, "local_maps": None}
 
 
 def _check_keys(section: dict, schema: dict, where: str, source: str) -> None:
@@ -199,6 +204,9 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
     if seeds[0] != raw["seed"]:
         raise ConfigError(f"{source}: 'training_seeds' must start with the preset's seed ({raw['seed']}: the main "
                           f"model), got {seeds!r}")
+    local_maps = raw.get("local_maps")
+    if local_maps is not None and not 1_000 <= local_maps["atoms"] <= 10_000_000:
+        raise ConfigError(f"{source}: 'local_maps.atoms' must be between 1,000 and 10,000,000, got {local_maps['atoms']}")
     try:   # the name becomes results/<name>, figures/<name>, executed/<name>
         safe_name(raw["preset"], "preset name", f"{source}: 'preset'")
     except UnsafeName as exc:
@@ -217,6 +225,8 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
         baseline_sample=sample,
         preprocessing=preprocessing,
         training_seeds=tuple(seeds),
+        local_atoms=None if local_maps is None else local_maps["atoms"],
+        local_seed=0 if local_maps is None else local_maps["seed"],
         source=source,
         raw=raw,
     )

@@ -210,3 +210,100 @@ def real_crystal_predictions(model, displacements, vacancies, copies: int = 5, s
                      "detail": float(p.max()) if found else float("nan"),
                      "fair": key["structure"] not in OTHER_STRUCTURE_TYPES})
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS + ["structure", "fair"])
+
+
+# --------------------------------------------------------------------------------------------
+# Local maps: per-atom labels against the truth
+# --------------------------------------------------------------------------------------------
+
+#: atoms at least this far (Angstrom) from every grain boundary are a grain's interior
+INTERIOR_DEPTH = 5.0
+
+
+def local_scores(truth, labels, boundary_distance, depth: float = INTERIOR_DEPTH) -> dict:
+    """Per-atom scores of a local map against the truth (both arrays of class names, ``unknown``
+    for an amorphous region): ``interior`` (accuracy over atoms at least ``depth`` Angstrom from
+    every boundary, in [0, 1]), ``crystalline`` (the same over crystalline interior atoms),
+    ``amorphous_unknown`` (share of the amorphous interior called ``unknown``; NaN without one),
+    ``per_class`` (interior accuracy of each true class) and ``n_interior``."""
+    truth, labels = np.asarray(truth).astype(str), np.asarray(labels).astype(str)
+    inside = np.asarray(boundary_distance) >= depth
+    right = truth == labels
+    crystalline = inside & (truth != "unknown")
+    amorphous = inside & (truth == "unknown")
+    return {"interior": float(right[inside].mean()) if inside.any() else float("nan"),
+            "crystalline": float(right[crystalline].mean()) if crystalline.any() else float("nan"),
+            "amorphous_unknown": float(right[amorphous].mean()) if amorphous.any() else float("nan"),
+            "per_class": {c: float(right[inside & (truth == c)].mean()) for c in np.unique(truth[inside])},
+            "n_interior": int(inside.sum())}
+
+
+def accuracy_by_boundary_distance(truth, labels, boundary_distance, width: float = 1.0,
+                                  limit: float = 20.0) -> pd.DataFrame:
+    """Per-atom accuracy of a local map in shells of ``width`` Angstrom of distance to the nearest
+    grain boundary, up to ``limit``: columns ``distance`` (shell centre, Angstrom), ``accuracy``, ``n``."""
+    truth, labels = np.asarray(truth).astype(str), np.asarray(labels).astype(str)
+    distance = np.asarray(boundary_distance)
+    rows = []
+    for low in np.arange(0.0, limit, width):
+        shell = (distance >= low) & (distance < low + width)
+        if shell.any():
+            rows.append({"distance": low + width / 2, "accuracy": float((truth[shell] == labels[shell]).mean()),
+                         "n": int(shell.sum())})
+    return pd.DataFrame(rows)
+
+
+def boundary_width(profile: pd.DataFrame, level: float = 0.9) -> float:
+    """How far (Angstrom) from a boundary a map stays below ``level`` accuracy: the inner edge of the
+    first shell from which every shell of ``profile`` (:func:`accuracy_by_boundary_distance`) reaches
+    it; inf when none does."""
+    good = profile["accuracy"].to_numpy() >= level
+    for i in range(len(good)):
+        if good[i:].all():
+            width = profile["distance"].iloc[1] - profile["distance"].iloc[0] if len(profile) > 1 else 1.0
+            return float(profile["distance"].iloc[i] - width / 2)
+    return float("inf")
+
+
+#: the defect levels of the local-map comparison: name -> (vacancies eta %, displacements delta %)
+LOCAL_LEVELS = {"pristine": (0.0, 0.0), "displacements_3": (0.0, 3.0), "vacancies_20": (20.0, 0.0),
+                "vacancies_20_displacements_3": (20.0, 3.0)}
+#: the methods of the local-map comparison, as per-atom array names
+LOCAL_METHODS = ("cnn", "ptm", "acna")
+
+
+def local_map_comparison(n_atoms: int, seed: int, level: str, model=None, processes: int = 1):
+    """A synthetic periodic polycrystal (:func:`paper_lib.synthetic.voronoi_polycrystal`: fcc, bcc,
+    hcp, diamond and an amorphous grain) at one of :data:`LOCAL_LEVELS`, with every atom labelled by
+    the CNN's local map (:func:`paper_lib.local.local_labels`, default window and stride), PTM and
+    adaptive CNA. Returns the Atoms with the arrays ``truth``, ``boundary_distance`` (Angstrom),
+    ``cnn``, ``cnn_probability``, ``cnn_uncertainty``, ``ptm``, ``acna``; ``info`` holds each
+    method's wall time (s), the window and stride (Angstrom) and the level."""
+    import time
+
+    from .baselines import acna_atom_labels, ptm_atom_labels
+    from .local import local_labels
+    from .synthetic import voronoi_polycrystal
+
+    if level not in LOCAL_LEVELS:
+        raise ValueError(f"unknown local-map level {level!r}; choose from {', '.join(LOCAL_LEVELS)}")
+    vacancies, displacements = LOCAL_LEVELS[level]
+    sample = voronoi_polycrystal(n_atoms, seed=seed, vacancies=vacancies / 100, displacements=displacements / 100)
+    start = time.perf_counter()
+    result = local_labels(sample, model=model, processes=processes)
+    cnn_s = time.perf_counter() - start
+    start = time.perf_counter()
+    ptm = ptm_atom_labels(sample)
+    ptm_s = time.perf_counter() - start
+    start = time.perf_counter()
+    acna = acna_atom_labels(sample)
+    acna_s = time.perf_counter() - start
+    sample.arrays["cnn"] = result.label.astype("U16")
+    sample.arrays["cnn_probability"] = result.probability.astype(float)
+    sample.arrays["cnn_uncertainty"] = result.uncertainty.astype(float)
+    sample.arrays["ptm"] = ptm.astype("U16")
+    sample.arrays["acna"] = acna.astype("U16")
+    sample.info.update({"level": level, "window": result.window, "stride": result.stride,
+                        "windows": len(result.centres), "cnn_s": cnn_s, "ptm_s": ptm_s, "acna_s": acna_s,
+                        "processes": processes})
+    return sample

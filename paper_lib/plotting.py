@@ -233,3 +233,77 @@ def reliability_diagram(bins: list[dict], ece: float, title: str = ""):
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+#: colours of the classes (and unknown) in the local maps
+LOCAL_COLOURS = {"bcc": "#1f77b4", "bct_139": "#aec7e8", "bct_141": "#9467bd", "diam": "#2ca02c",
+                 "fcc": "#d62728", "hex/rh": "#ff7f0e", "sc": "#8c564b", "unknown": "#bbbbbb"}
+
+
+def local_slice_maps(samples: dict, methods=("truth", "cnn", "ptm", "acna"), thickness: float = 3.0,
+                     titles=None):
+    """Rows of slice maps, one row per sample (name -> Atoms with per-atom label arrays), one panel per
+    method: the atoms within ``thickness`` Angstrom of the box's mid-plane z = L/2, at their x, y
+    (Angstrom), coloured by label (:data:`LOCAL_COLOURS`)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    titles = titles or {"truth": "truth", "cnn": "CNN (ours)", "ptm": "PTM", "acna": "a-CNA"}
+    fig, axes = plt.subplots(len(samples), len(methods), figsize=(3.1 * len(methods), 3.1 * len(samples)),
+                             squeeze=False, sharex=True, sharey=True)
+    for row, (name, atoms) in enumerate(samples.items()):
+        z = atoms.positions[:, 2]
+        mid = atoms.cell[2, 2] / 2
+        slab = np.abs(z - mid) < thickness / 2
+        for col, method in enumerate(methods):
+            ax = axes[row, col]
+            labels = atoms.arrays[method][slab]
+            colours = [LOCAL_COLOURS.get(str(label), "black") for label in labels]
+            ax.scatter(atoms.positions[slab, 0], atoms.positions[slab, 1], c=colours, s=2, linewidths=0)
+            ax.set_aspect("equal")
+            if row == 0:
+                ax.set_title(titles.get(method, method))
+            if col == 0:
+                ax.set_ylabel(f"{name}\ny (Å)")
+            if row == len(samples) - 1:
+                ax.set_xlabel("x (Å)")
+    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=k) for k, c in LOCAL_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def local_accuracy_figure(table):
+    """Interior-atom accuracy (%) of each method against the defect level (a categorical axis), from a
+    table with columns level, method, interior (fraction)."""
+    import matplotlib.pyplot as plt
+
+    levels = list(dict.fromkeys(table["level"]))
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    styles = {"cnn": ("o", "-"), "ptm": ("s", "--"), "acna": ("^", ":")}
+    for method, part in table.groupby("method", sort=False):
+        part = part.set_index("level").reindex(levels)
+        marker, line = styles.get(method, ("x", "-"))
+        ax.plot(range(len(levels)), 100 * part["interior"], marker=marker, linestyle=line, label=method)
+    ax.set_xticks(range(len(levels)), [lv.replace("_", " ") for lv in levels], rotation=15)
+    ax.set_ylabel("interior atoms right (%)")
+    ax.set_ylim(0, 102)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def local_boundary_figure(profiles: dict):
+    """Accuracy (%) against the distance to the nearest grain boundary (Angstrom), one line per
+    (sample, method) in ``profiles`` (name -> table of :func:`paper_lib.evaluation.accuracy_by_boundary_distance`)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for name, profile in profiles.items():
+        ax.plot(profile["distance"], 100 * profile["accuracy"], marker=".", label=name)
+    ax.set_xlabel("distance to the nearest grain boundary (Å)")
+    ax.set_ylabel("atoms right (%)")
+    ax.set_ylim(0, 102)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig

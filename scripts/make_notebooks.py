@@ -213,9 +213,67 @@ explorer.widget"""),
 ])
 
 
-def main() -> None:
+LOCAL = notebook([
+    new_markdown_cell("# Local structure maps\n\nA large sample is read through spherical windows on a grid; "
+                      "each window is classified by the shipped model in its own crystal frame, with its "
+                      "uncertainty, and every atom takes the vote of the windows near it "
+                      "(`paper_lib.local`). The samples are synthetic periodic polycrystals "
+                      "(`paper_lib.synthetic`): Voronoi grains of fcc Cu, bcc Fe, hcp Mg and diamond Si in "
+                      "random orientations, and one amorphous grain (melted fcc), at four defect levels. "
+                      "PTM and adaptive CNA (with OVITO's diamond identification) label the same atoms. "
+                      "An atom is *interior* when it lies at least 5 Å from every grain boundary."),
+    parameters('preset = "quick"  # which results/<preset>/ to read'),
+    new_code_cell(SETUP),
+    new_code_cell("""from ase.io import read
+from paper_lib.evaluation import LOCAL_LEVELS, LOCAL_METHODS, local_scores, accuracy_by_boundary_distance, boundary_width
+samples = {level: read(RESULTS / "local" / f"{level}.extxyz") for level in LOCAL_LEVELS}
+first = samples["pristine"]
+print(f"{len(first)} atoms, box {first.cell[0, 0]:.1f} Å, windows of {first.info['window']:.2f} Å every "
+      f"{first.info['stride']:.2f} Å ({first.info['windows']} windows)")"""),
+    new_markdown_cell("## Interior accuracy against the defect level\n\nThe share of interior atoms given "
+                      "their true class (for the amorphous grain: `unknown`), per method; `amorphous_unknown` "
+                      "is the share of the amorphous grain's interior called `unknown`."),
+    new_code_cell("""rows = []
+for level, atoms in samples.items():
+    for method in LOCAL_METHODS:
+        scores = local_scores(atoms.arrays["truth"], atoms.arrays[method], atoms.arrays["boundary_distance"])
+        rows.append({"level": level, "method": method, "interior": scores["interior"],
+                     "crystalline": scores["crystalline"], "amorphous_unknown": scores["amorphous_unknown"],
+                     **{f"interior_{c}": v for c, v in scores["per_class"].items()},
+                     "n_interior": scores["n_interior"], "atoms": len(atoms),
+                     "seconds": atoms.info[f"{method}_s"]})
+table = pd.DataFrame(rows)
+FIGURES.mkdir(parents=True, exist_ok=True)
+table.to_csv(FIGURES / "local_accuracy.csv", index=False)
+table.pivot_table(index="level", columns="method", values=["interior", "amorphous_unknown"], sort=False).round(4)"""),
+    new_code_cell("""fig = plotting.local_accuracy_figure(table)
+plotting.save_figure(fig, FIGURES, "local_accuracy");"""),
+    new_markdown_cell("## Slice maps\n\nA 3 Å slab through the middle of the box, atoms coloured by class."),
+    new_code_cell("""fig = plotting.local_slice_maps({"pristine": samples["pristine"],
+                                 "η 20 % + δ 3 %": samples["vacancies_20_displacements_3"]})
+plotting.save_figure(fig, FIGURES, "local_maps");"""),
+    new_markdown_cell("## How wide the boundaries come out\n\nAccuracy in 1 Å shells of distance to the "
+                      "nearest grain boundary; the width is where every shell further in reaches 90 %."),
+    new_code_cell("""profiles, widths = {}, []
+for level in ("pristine", "vacancies_20_displacements_3"):
+    atoms = samples[level]
+    for method in LOCAL_METHODS:
+        profile = accuracy_by_boundary_distance(atoms.arrays["truth"], atoms.arrays[method],
+                                                atoms.arrays["boundary_distance"])
+        profiles[f"{method}, {level.replace('_', ' ')}"] = profile
+        widths.append({"level": level, "method": method, "boundary_width_A": boundary_width(profile)})
+fig = plotting.local_boundary_figure(profiles)
+plotting.save_figure(fig, FIGURES, "local_boundaries")
+pd.DataFrame(widths)"""),
+])
+
+
+def main(names=None) -> None:
+    """Write the notebooks named (all without names)."""
     for name, nb in (("01_dataset", DATASET), ("02_accuracy_vs_defects", ACCURACY),
-                     ("03_response_maps", RESPONSE), ("04_explorer", EXPLORER)):
+                     ("03_response_maps", RESPONSE), ("04_explorer", EXPLORER), ("05_local_maps", LOCAL)):
+        if names and name not in names:
+            continue
         path = ROOT / "notebooks" / f"{name}.ipynb"
         path.parent.mkdir(exist_ok=True)
         nbformat.write(nb, path)
@@ -223,4 +281,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])
