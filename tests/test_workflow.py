@@ -100,3 +100,11 @@ def test_binder_build_plan():
     assert "./binder/postBuild" in plan
     assert "python=3.11" in plan                        # binder/runtime.txt, not the root files
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    # Binder installs the lock (pinned, the versions CI tests) and the project, nothing unpinned; the -r path is
+    # relative to binder/, so pip must run once the whole repository is in the image (repo2docker copies it
+    # first when the file has local references)
+    lines = [line.split("#", 1)[0].strip() for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()]
+    assert [line for line in lines if line] == ["-r ../requirements/lock-linux-x86_64-py311.txt", "-e .[all]"]
+    assert (ROOT / "requirements" / "lock-linux-x86_64-py311.txt").exists()
+    copy_repo, install = "COPY --chown=0:0 src/ ${REPO_DIR}/", 'pip install --no-cache-dir -r "binder/requirements.txt"'
+    assert plan.index(copy_repo) < plan.index(install)
