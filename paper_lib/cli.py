@@ -1,4 +1,12 @@
-"""Command line: ``python -m paper_lib <step> ...`` (one sub-command per stage of the data flow)."""
+"""Command line: ``paper-lib <step> ...`` or ``python -m paper_lib <step> ...`` (one sub-command per
+stage of the data flow).
+
+Results go to stdout, messages, warnings and errors to stderr. Without ``--verbose``, TensorFlow's
+C++ and absl log lines and Keras's own warnings are kept out (:mod:`paper_lib.quiet`). Long steps
+show a progress bar on stderr (structures, fingerprints, train, evaluate, baselines, classify,
+augment); off a terminal the bars update every 30 s, for log files (classify: only with
+``--progress``), and training prints one line per epoch.
+"""
 from __future__ import annotations
 
 import argparse
@@ -86,17 +94,21 @@ def cmd_structures(args) -> int:
 
 def cmd_augment(args) -> int:
     """Displaced training copies of every pristine structure of a database (a new ASE db)."""
+    from tqdm import tqdm
+
     from . import config
     from .defects import augmented_copies
-    from .io import read_structures, write_structures
+    from .io import open_database, read_structures, write_structures
 
     preset = config.load(args.config)
     seed = preset.seed if args.seed is None else args.seed
     start = time.perf_counter()
     counts = {"pristine": 0}
+    total = open_database(args.db).count(defect="pristine")
 
     def rows():
-        for _, atoms, keys in read_structures(args.db, defect="pristine"):
+        for _, atoms, keys in tqdm(read_structures(args.db, defect="pristine"), total=total, desc="augment",
+                                   unit="pristine", mininterval=_mininterval()):
             counts["pristine"] += 1
             for level, copy in augmented_copies(atoms, int(keys["sid"]), seed, args.copies, args.max_displacement,
                                                 preset.preprocessing):
@@ -275,7 +287,8 @@ def cmd_train(args) -> int:
     start = time.perf_counter()
     result = train(data["fingerprints"], data["label"], preset.classes, seed=args.seed if args.seed is not None
                    else preset.seed, fingerprint_params=params, epochs=args.epochs, source=data["source"],
-                   sids=data["sid"], augment=augment, verbose=2, split_seed=args.split_seed)
+                   sids=data["sid"], augment=augment, split_seed=args.split_seed,
+                   verbose=1 if sys.stdout.isatty() else 2)      # Keras's bar on a terminal, a line per epoch in logs
     elapsed = time.perf_counter() - start
     validation_sids = sorted(int(s) for s in data["sid"][_validation_index(data["label"], result)])
     result.metadata["training_data"]["validation_sids"] = validation_sids
@@ -339,6 +352,7 @@ def cmd_evaluate(args) -> int:
     (optionally) the per-structure predictions. Reads one fingerprint file at a time."""
     import numpy as np
     import pandas as pd
+    from tqdm import tqdm
 
     from .evaluation import PREDICTION_COLUMNS, summarise, trained_on
     from .io import atomic_path, load_fingerprint_set, read_fingerprints
@@ -347,11 +361,14 @@ def cmd_evaluate(args) -> int:
     loaded = load_model(args.model)
     model_params = {k: v for k, v in loaded.fingerprint.items() if k != "target_atoms"}
     _check_names([args.method], "method name", "--method")
+    total = 0
     for path in args.fingerprints:     # every file and every name checked before any work
         meta = read_fingerprints(path, with_fingerprints=False)
         _check_names(meta["defect"], "defect name", f"{path}: dataset 'defect'")
+        total += len(meta["row_id"])
     training = loaded.metadata.get("training_data", {})
     parts = []
+    bar = tqdm(total=total, desc="evaluate", unit="fp", mininterval=_mininterval())
     for path in args.fingerprints:
         data = load_fingerprint_set([path])
         check_fingerprint_params(model_params, data["fingerprint_params"], args.model)
@@ -362,16 +379,23 @@ def cmd_evaluate(args) -> int:
         # pristine accuracy only on structures the network did not train on (by their identity)
         trained, known = trained_on(data["defect"], data["sid"], data["dataset_digest"], training)
         if not known:
-            print(f"warning: {path}: cannot tell which of its structures {args.model} trained on (the model or the "
-                  "file records no dataset digest): every pristine structure is scored", file=sys.stderr)
+            tqdm.write(f"warning: {path}: cannot tell which of its structures {args.model} trained on (the model or "
+                       "the file records no dataset digest): every pristine structure is scored", file=sys.stderr)
         keep = ~trained
-        probabilities = predict(loaded, data["fingerprints"][keep])
+        bar.update(int(trained.sum()))          # pristine structures it trained on: not scored
+        chosen = data["fingerprints"][keep]
+        probabilities = np.zeros((0, len(loaded.classes)), np.float32)
+        for first in range(0, len(chosen), EVALUATE_CHUNK):
+            part = predict(loaded, chosen[first:first + EVALUATE_CHUNK])
+            probabilities = np.concatenate([probabilities, part])
+            bar.update(len(part))
         predicted = np.array(loaded.classes)[np.argmax(probabilities, axis=1)] if keep.any() else []
         parts.append(pd.DataFrame({"method": args.method, "row_id": data["row_id"][keep],
                                    "sid": data["sid"][keep], "label": data["label"][keep],
                                    "defect": data["defect"][keep], "level": data["level"][keep],
                                    "predicted": predicted,
                                    "detail": probabilities.max(axis=1) if keep.any() else []}))
+    bar.close()
     predictions = pd.concat(parts, ignore_index=True)[PREDICTION_COLUMNS]
     summary = summarise(predictions, loaded.classes)
     _write_summary(summary, args.out, args.confusion, f"recall_{args.method}.csv")
@@ -380,6 +404,15 @@ def cmd_evaluate(args) -> int:
             predictions.to_csv(tmp, index=False)
     print(summary.accuracy.to_string(index=False))
     return 0
+
+
+#: fingerprints per call of ``predict`` in ``evaluate`` (its progress steps): 32 of predict's batches of 256
+EVALUATE_CHUNK = 8192
+
+
+def _mininterval() -> float:
+    """Seconds between progress-bar updates: 2 on a terminal, 30 in a log file."""
+    return 2 if sys.stderr.isatty() else 30
 
 
 def _baseline_rows(job):
@@ -678,10 +711,22 @@ def build_parser() -> argparse.ArgumentParser:
     from .defects import AUGMENTATION
     from .model import TRAINING   # numbers only: TensorFlow is imported when a model is used
 
-    parser = argparse.ArgumentParser(prog="python -m paper_lib",
+    parser = argparse.ArgumentParser(prog=_prog(),
                                      description="Crystal-structure classification from diffraction "
                                                  "fingerprints (Ziletti et al. 2018).")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"paper-lib {version()}")
+    verbose_help = "show TensorFlow's C++ and absl log lines and Keras's warnings (default: kept out)"
+    parser.add_argument("--verbose", action="store_true", help=verbose_help)
+    common = argparse.ArgumentParser(add_help=False)     # --verbose after the command works too
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+
+    class _Sub:
+        @staticmethod
+        def add_parser(name, **kwargs):
+            return subparsers.add_parser(name, parents=[common], **kwargs)
+
+    sub = _Sub()
 
     p = sub.add_parser("structures", help="generate pristine and defective structures (ASE db)")
     p.add_argument("--config", required=True, help="preset file, e.g. config/quick.yaml")
@@ -835,10 +880,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version() -> str:
+    """The installed distribution's version, else the package's ``__version__``."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("paper_lib")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
+def _prog() -> str:
+    return "paper-lib" if Path(sys.argv[0]).name == "paper-lib" else "python -m paper_lib"
+
+
+#: sub-commands that run TensorFlow (``fingerprints`` too with ``--backend tensorflow`` or ``auto``)
+TENSORFLOW_COMMANDS = {"train", "evaluate", "classify", "real-crystals"}
+
+
 def main(argv=None) -> int:
     from .config import ConfigError
+    from .quiet import import_tensorflow
 
     args = build_parser().parse_args(argv)
+    if args.command in TENSORFLOW_COMMANDS or getattr(args, "backend", "numba") != "numba":
+        # now, before any command imports it: without --verbose its start-up log lines are kept out
+        import_tensorflow(verbose=args.verbose)
     try:
         return args.func(args)
     except (ConfigError, FileNotFoundError, ValueError) as exc:

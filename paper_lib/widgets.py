@@ -1,12 +1,15 @@
-"""The interactive explorer (ipywidgets + nglview 3.1.4) over a preset's results.
+"""The interactive explorer (ipywidgets + nglview 3.1.4) over the shipped sample or a preset's results.
 
 Choose a class, a structure, a defect kind and level; see the structure in 3D, its fingerprint, the
 network's probabilities, and the attentive response maps (layer and filter, or the class map). Works
-in JupyterLab 4 and Voila; needs ``results/<preset>/`` (structures, fingerprints; the model there,
-or the shipped one)::
+in JupyterLab 4, Voila and on Binder. By default it opens the sample shipped in the package
+(:data:`SAMPLE`: 63 fingerprints of the robust preset that the shipped model did not train on) with
+the shipped model; given a preset, it reads ``results/<preset>/`` (structures, fingerprints; the
+model there, or the shipped one)::
 
     from paper_lib.widgets import Explorer
-    Explorer("quick").widget
+    Explorer().widget                 # the shipped sample and model
+    Explorer("quick").widget          # results/quick/ (after `make figures`)
 """
 from __future__ import annotations
 
@@ -26,28 +29,45 @@ from .plotting import response_rgb, fingerprint_rgb
 CLASS_MAP = "class map"
 LAYER_SUM = "sum"
 
+#: The explorer's shipped sample: ``structures.db`` and ``fingerprints.h5`` of 21 pristine structures
+#: of the robust preset (3 per class) that the shipped model held out from training, each with one
+#: displaced and one vacancy variant (``scripts/make_explorer_sample.py``; its attribute ``sample``
+#: records the source, the seed and the rule).
+SAMPLE = Path(__file__).with_name("data") / "explorer"
+
+#: Width (px) of the longest probability bar (p = 1).
+BAR_PX = 120
+
 
 @dataclass(frozen=True)
 class FingerprintIndex:
-    """Where each fingerprint of a preset lies: a table with ``file`` (HDF5), ``position`` (row in
-    it), ``db`` (the structure database), ``row_id`` (row in that database), ``sid``, ``label``,
-    ``defect``, ``level``."""
+    """Where each fingerprint of a results folder lies: a table with ``file`` (HDF5), ``position``
+    (row in it), ``db`` (the structure database, resolved), ``row_id`` (row in that database),
+    ``sid``, ``label``, ``defect``, ``level`` (%)."""
 
     table: pd.DataFrame
 
     @classmethod
-    def of(cls, results: str | Path) -> "FingerprintIndex":
+    def of(cls, results: str | Path, root: str | Path | None = None) -> "FingerprintIndex":
+        """The index of ``results/fingerprints/shard-*.h5`` (a workflow's results), or of
+        ``results/fingerprints.h5`` (one file, as in :data:`SAMPLE`). A file's structure database
+        is its ``source`` attribute: an absolute path, or a path relative to ``root`` (the
+        repository, for the workflow's files) or to ``results``."""
         from .io import read_fingerprints
 
-        files = sorted((Path(results) / "fingerprints").glob("shard-*.h5"))
+        results = Path(results)
+        files = sorted((results / "fingerprints").glob("shard-*.h5"))
+        if not files and (results / "fingerprints.h5").is_file():
+            files = [results / "fingerprints.h5"]
         if not files:
-            raise FileNotFoundError(f"{results}: no fingerprint shards (fingerprints/shard-*.h5); run the "
-                                    f"workflow first (make figures)")
+            raise FileNotFoundError(f"{results}: no fingerprint shards (fingerprints/shard-*.h5) and no "
+                                    f"fingerprints.h5; run the workflow first (make figures)")
         parts = []
         for path in files:
             meta = read_fingerprints(path, with_fingerprints=False)
+            db = _database(meta["attrs"].get("source", ""), results, root)
             parts.append(pd.DataFrame({"file": str(path), "position": np.arange(len(meta["row_id"])),
-                                       "db": meta["attrs"].get("source", ""), "row_id": meta["row_id"],
+                                       "db": str(db), "row_id": meta["row_id"],
                                        "sid": meta["sid"], "label": meta["label"], "defect": meta["defect"],
                                        "level": meta["level"]}))
         return cls(pd.concat(parts, ignore_index=True))
@@ -60,14 +80,22 @@ class FingerprintIndex:
         with h5py.File(row["file"], "r") as h5:
             return h5["fingerprints"][int(row["position"])]
 
-    def atoms(self, i: int, root: str | Path = "."):
-        """The structure (ase.Atoms) of entry ``i``, from its database."""
-        from ase.db import connect
+    def atoms(self, i: int):
+        """The structure (ase.Atoms, lengths in Å) of entry ``i``, from its database (opened
+        read-only: the shipped sample may lie in a read-only site-packages)."""
+        from .io import open_database
 
         row = self.table.iloc[i]
-        db = Path(row["db"])
-        db = db if db.is_absolute() else Path(root) / db
-        return connect(str(db), type="db").get(id=int(row["row_id"])).toatoms()
+        return open_database(row["db"]).get(id=int(row["row_id"])).toatoms()
+
+
+def _database(source: str, results: Path, root: str | Path | None) -> Path:
+    """The structure database a fingerprint file names (see :meth:`FingerprintIndex.of`)."""
+    source = Path(source)
+    if source.is_absolute():
+        return source
+    candidates = ([Path(root) / source] if root else []) + [results / source, results / source.name]
+    return next((c for c in candidates if c.is_file()), candidates[0])
 
 
 def _png(image: np.ndarray, scale: int = 4) -> bytes:
@@ -84,40 +112,64 @@ def _png(image: np.ndarray, scale: int = 4) -> bytes:
 
 
 def probability_html(probabilities: dict[str, float], true_label: str | None = None) -> str:
-    """An HTML bar chart of class probabilities (the true class in bold)."""
+    """An HTML bar chart of class probabilities (the true class in bold), highest first: class name,
+    a bar of ``BAR_PX`` px at p = 1, the probability. Its width is fixed (no cell wraps), so the
+    explorer can reserve it (:data:`PREDICTION_PX`)."""
     rows = []
     for label, p in sorted(probabilities.items(), key=lambda kv: -kv[1]):
-        name = f"<b>{label}</b>" if label == true_label else label
-        rows.append(f"<tr><td style='padding-right:6px'>{name}</td>"
-                    f"<td><div style='background:#333;height:12px;width:{max(p, 0.002) * 160:.1f}px'></div></td>"
-                    f"<td style='padding-left:6px;font-family:monospace'>{p:.3f}</td></tr>")
-    return "<table class='paperlib-probabilities'>" + "".join(rows) + "</table>"
+        name = f"<b>{html.escape(label)}</b>" if label == true_label else html.escape(label)
+        rows.append(f"<tr><td class='paperlib-class' style='padding:0 6px 0 0;width:64px'>{name}</td>"
+                    f"<td style='padding:0;width:{BAR_PX}px'><div style='background:#333;height:12px;"
+                    f"width:{max(p, 0.002) * BAR_PX:.1f}px'></div></td>"
+                    f"<td class='paperlib-probability' style='padding:0 0 0 6px;font-family:monospace'>{p:.3f}</td>"
+                    f"</tr>")
+    return ("<table class='paperlib-probabilities' style='white-space:nowrap;border-collapse:collapse'>"
+            + "".join(rows) + "</table>")
+
+
+#: Width (px) reserved for the prediction box: class names (bct_141 in bold), the bars, "0.000".
+PREDICTION_PX = 64 + 6 + BAR_PX + 6 + 56 + 8
 
 
 class Explorer:
-    """The explorer widget over ``results/<preset>/`` (``results`` overrides the folder).
+    """The explorer widget over the shipped sample (the default: :data:`SAMPLE` with the shipped
+    model), or over ``results/<preset>/`` of the repository (``results`` overrides the folder).
 
-    ``model``: a model file (default: ``results/<preset>/model.keras`` if present, else the shipped
-    model). The widget is ``self.widget``; ``self.state()`` tells what is shown (for tests).
+    ``model``: a model file or a shipped model's name (default: the results folder's
+    ``model.keras`` if present, else the shipped model). The widget is ``self.widget``;
+    ``self.state()`` tells what is shown (for tests). TensorFlow's start-up log lines are kept out
+    of the notebook (:func:`paper_lib.quiet.import_tensorflow`; set ``TF_CPP_MIN_LOG_LEVEL=0``
+    to see them).
     """
 
-    def __init__(self, preset: str = "quick", results: str | Path | None = None, model: str | Path | None = None,
+    def __init__(self, preset: str | None = None, results: str | Path | None = None, model: str | Path | None = None,
                  root: str | Path | None = None, top_k: int = TOP_K, viewer: bool = True):
         import ipywidgets as w
 
+        from .quiet import import_tensorflow
+
+        import_tensorflow()
         from .model import load_model
         from .plotting import repository_root
 
-        if root is None and results is not None:     # a results folder of its own: paths from here
-            try:
-                root = repository_root()
-            except FileNotFoundError:
-                root = Path.cwd()
-        self.root = Path(root) if root else repository_root()
-        self.results = Path(results) if results else self.root / "results" / preset
-        self.index = FingerprintIndex.of(self.results)
+        if preset is None and results is None:       # the shipped sample
+            self.root = Path(root) if root else None
+            self.results = SAMPLE
+        else:
+            if root is None and results is not None:     # a results folder of its own: paths from here
+                try:
+                    root = repository_root()
+                except FileNotFoundError:
+                    root = Path.cwd()
+            self.root = Path(root) if root else repository_root()
+            self.results = Path(results) if results else self.root / "results" / preset
+        self.index = FingerprintIndex.of(self.results, self.root)
         own = self.results / "model.keras"
-        self.model = load_model(model if model else (own if own.exists() else None))
+        model = model if model else (own if own.exists() else None)
+        self.model = load_model(model)
+        self.source = ("the shipped sample (robust preset, held out)" if self.results == SAMPLE
+                       else str(self.results))
+        self.model_name = "the shipped model" if model is None else str(model)
         self.layers = conv_layers(self.model)
         self.top_k = top_k
         table = self.index.table
@@ -132,8 +184,8 @@ class Explorer:
         self.filter = w.Dropdown(options=[LAYER_SUM], description="filter", style=style)
         self.fingerprint_image = w.Image(format="png", width=256, height=256)
         self.map_image = w.Image(format="png", width=256, height=256)
-        self.probabilities = w.HTML()
-        self.status = w.HTML()
+        self.probabilities = w.HTML(layout=w.Layout(min_width=f"{PREDICTION_PX}px", overflow="visible"))
+        self.status = w.HTML(layout=w.Layout(min_width=f"{PREDICTION_PX}px", overflow="visible"))
         self.viewer = None
         if viewer:
             import nglview
@@ -150,14 +202,26 @@ class Explorer:
         self.level.observe(lambda _: self._show(), "value")
         self.layer.observe(self._on_layer, "value")
         self.filter.observe(lambda _: self._draw_map(), "value")
-        controls = w.VBox([self.cls, self.structure, self.defect, self.level, self.layer, self.filter])
-        titled = lambda title, child: w.VBox([w.HTML(f"<b>{title}</b>"), child])  # noqa: E731
-        views = [titled("fingerprint", self.fingerprint_image), titled("response map", self.map_image),
-                 titled("prediction", self.probabilities)]
+        controls = w.VBox([self.cls, self.structure, self.defect, self.level, self.layer, self.filter],
+                          layout=w.Layout(flex="0 0 auto", overflow="visible"))
+
+        # ipywidgets boxes are flex containers with overflow auto. The prediction used to be the
+        # fourth view in a row of 370 + 256 + 256 + ~290 px: in an output area narrower than that
+        # (JupyterLab at 1280 px beside its file browser: 848 px) the row shrank its last box and
+        # clipped the probabilities. It now sits under the verdict beside the controls, every box
+        # keeps its width, and rows that do not fit wrap instead of clipping.
+        def titled(title, child, width):
+            return w.VBox([w.HTML(f"<b>{title}</b>"), child],
+                          layout=w.Layout(flex="0 0 auto", min_width=f"{width}px", overflow="visible"))
+
+        verdict = w.VBox([self.status, titled("prediction", self.probabilities, PREDICTION_PX)],
+                         layout=w.Layout(flex="0 0 auto", overflow="visible", margin="0 0 0 16px"))
+        views = [titled("fingerprint", self.fingerprint_image, 260), titled("response map", self.map_image, 260)]
         if self.viewer is not None:
-            views.insert(0, titled("structure", self.viewer))
-            views[0].layout = w.Layout(min_width="370px")
-        self.widget = w.VBox([w.HBox([controls, self.status]), w.HBox(views)])
+            views.insert(0, titled("structure", self.viewer, 370))
+        row = dict(flex_flow="row wrap", align_items="flex-start", overflow="visible", width="100%")
+        self.widget = w.VBox([w.HBox([controls, verdict], layout=w.Layout(**row)),
+                              w.HBox(views, layout=w.Layout(**row))], layout=w.Layout(overflow="visible"))
         self.widget.add_class("paperlib-explorer")
         self._on_class()
 
@@ -241,12 +305,14 @@ class Explorer:
         best = max(self._probabilities, key=self._probabilities.get)
         verdict = (f"predicted <b>{label}</b>" if reason is None
                    else f"predicted <b>{label}</b> (best guess {best}: {html.escape(reason)})")
-        self.status.value = (f"<div style='margin-left:16px'>structure {int(row['sid'])} "
+        self.status.value = (f"<div>structure {int(row['sid'])} "
                              f"({row['label']}), {row['defect']} {row['level']:g} %<br>{verdict}<br>"
                              f"uncertainty {self._uncertainty:.3f} ({self.model.decision.measure}, "
-                             f"{self.model.decision.method.replace('_', ' ')})</div>")
+                             f"{self.model.decision.method.replace('_', ' ')})<br>"
+                             f"<span style='color:#666'>data: {html.escape(self.source)}<br>"
+                             f"model: {html.escape(self.model_name)}</span></div>")
         if self.viewer is not None:
-            self._show_atoms(self.index.atoms(i, self.root))
+            self._show_atoms(self.index.atoms(i))
         self._on_layer()
 
     def _show_atoms(self, atoms):

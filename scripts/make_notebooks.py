@@ -202,10 +202,13 @@ EXPLORER = notebook([
     new_markdown_cell("# Explorer\n\nPick a class, a structure, a defect kind and level: the structure in "
                       "3D, its diffraction fingerprint, the network's probabilities and the attentive "
                       "response maps (a convolutional layer's top filters or their sum, or the class map) "
-                      "follow. It reads `results/<preset>/` (run `make figures` first) and runs the model "
-                      "live, so it also works in Voilà and on Binder."),
-    parameters('preset = "quick"   # which results/<preset>/ to explore\n'
-               'results = None     # or a path to a results folder'),
+                      "follow, computed live from the model, so it also works in Voilà and on Binder.\n\n"
+                      "By default it opens the sample shipped in the package with the shipped model: 21 "
+                      "structures of the robust preset (3 per class) that the model did not train on, "
+                      "each pristine, displaced and with vacancies. Set `preset` (e.g. `\"quick\"`, after "
+                      "`make figures`) to explore `results/<preset>/` instead."),
+    parameters('preset = None    # None: the shipped sample and model; or "quick", "paper", ... for results/<preset>/\n'
+               'results = None   # or a path to a results folder'),
     new_code_cell("""from paper_lib.widgets import Explorer
 
 explorer = Explorer(preset, results=results)

@@ -1,5 +1,7 @@
 """The explorer in a real browser: Debian's chromium driven by Playwright against JupyterLab (and
-Voila) on 127.0.0.1. Skipped where chromium or Playwright is missing, except in CI, where it fails."""
+Voila) on 127.0.0.1, on notebook 04 as Binder opens it (unparameterised: the shipped sample with the
+shipped model). Skipped where chromium or Playwright is missing, except in CI, where it fails."""
+import json
 import os
 import shutil
 import socket
@@ -10,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import tiny_results
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -34,19 +35,34 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def explorer_folder(tmp_path_factory):
-    """A folder with tiny results (structures, fingerprints; the shipped model) and the explorer
-    notebook with its parameters pointing there."""
+    """A folder with notebook 04 as it is committed (Binder opens it so), and JupyterLab settings
+    that keep its news toast from covering the page."""
     folder = tmp_path_factory.mktemp("explorer")
-    results = tiny_results(folder)
-    subprocess.run([sys.executable, "-m", "papermill", "--prepare-only", "-k", "python3",
-                    ROOT / "notebooks" / "04_explorer.ipynb", folder / "explorer.ipynb",
-                    "-p", "preset", "tiny", "-p", "results", str(results)], check=True, capture_output=True)
+    shutil.copy(ROOT / "notebooks" / "04_explorer.ipynb", folder / "explorer.ipynb")
+    settings = folder / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
+                                                                          "checkForUpdates": False}))
     return folder
+
+
+@pytest.fixture(scope="module")
+def shipped_default():
+    """What the explorer shows first (the first class's first structure, pristine), computed with
+    the library: its sid, its true class and the shipped model's class."""
+    pytest.importorskip("nglview")
+    from paper_lib.widgets import Explorer
+
+    explorer = Explorer(viewer=False)
+    state = explorer.state()
+    row = explorer.index.table.iloc[state["entry"]]
+    return {"sid": int(row["sid"]), "label": row["label"], "prediction": state["prediction"],
+            "classes": list(explorer.model.classes)}
 
 
 def serve(command, folder, url_ok):
     """Start a server, wait until ``url_ok`` answers; returns the process."""
-    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1")
+    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1", JUPYTERLAB_SETTINGS_DIR=str(Path(folder) / "lab-settings"))
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "lab" in command:
         command = [*command, "--allow-root"]            # CI containers run as root
     log = open(Path(folder) / f"{Path(command[2]).name}-server.log", "w")
@@ -90,10 +106,11 @@ def open_page(p):
     return browser, page, console
 
 
-def check_explorer(page, console, name):
-    """The explorer's controls, 3D canvas and images render; changing the class changes the picture."""
+def check_explorer(page, console, name, default):
+    """The explorer's controls, 3D canvas and images render; it shows the shipped model's class for
+    the default structure; the probabilities are all visible; changing the class changes the picture."""
     try:
-        _check_explorer(page, console, name)
+        _check_explorer(page, console, name, default)
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"explorer-{name}-failed.png"), full_page=True)
@@ -101,9 +118,74 @@ def check_explorer(page, console, name):
         raise
 
 
-def _check_explorer(page, console, name):
+#: Every class name and probability cell of the prediction box that is not fully visible: outside
+#: the viewport, outside an ancestor that clips (overflow not visible), or covered by another
+#: element at its centre; and every box from the table up to the page whose content is wider than
+#: itself (scrollWidth > clientWidth: a clipped or scrolled row).
+HIDDEN_CELLS = """() => {
+  const table = document.querySelector('.paperlib-probabilities');
+  const problems = [];
+  const cells = [...table.querySelectorAll('td.paperlib-class, td.paperlib-probability')];
+  for (const cell of cells) {
+    const r = cell.getBoundingClientRect();
+    const what = `${cell.className} '${cell.innerText}' [${Math.round(r.left)}, ${Math.round(r.right)}]`;
+    if (r.width < 1 || r.left < 0 || r.right > window.innerWidth + 0.5 || r.top < 0 || r.bottom > window.innerHeight + 0.5)
+      problems.push(`${what} outside the viewport ${window.innerWidth} x ${window.innerHeight}`);
+    for (let el = cell.parentElement; el && el !== document.body; el = el.parentElement) {
+      const style = getComputedStyle(el);
+      if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+      const b = el.getBoundingClientRect();
+      if (r.left < b.left - 0.5 || r.right > b.right + 0.5)
+        problems.push(`${what} outside ${el.className.slice(0, 80)} [${Math.round(b.left)}, ${Math.round(b.right)}]`);
+    }
+    const hit = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+    if (!hit || !cell.contains(hit)) problems.push(`${what} covered by ${hit ? hit.className : 'nothing'}`);
+  }
+  for (let el = table; el && el !== document.body; el = el.parentElement)
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
+      problems.push(`${el.className.slice(0, 80)}: content ${el.scrollWidth} px wide in ${el.clientWidth} px`);
+  return {cells: cells.length, problems};
+}"""
+
+
+def check_probabilities_visible(page, name, classes):
+    """At 1500 and 1280 px wide (JupyterLab beside its file browser leaves the output 1022 and 848
+    px): every class name and probability of the prediction box is visible; a screenshot of each."""
+    explorer = page.locator(".paperlib-explorer")
+    table = explorer.locator(".paperlib-probabilities")
+    for width in (1500, 1280):
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(1000)                                  # let the layout settle
+        table.scroll_into_view_if_needed()
+        found = page.evaluate(HIDDEN_CELLS)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"explorer-{name}-{width}px.png"))
+        assert found["cells"] == 2 * len(classes) and not found["problems"], (width, found)
+        rows = table.locator("tr")
+        assert rows.count() == len(classes)
+        shown = []
+        for i in range(rows.count()):
+            label, p = rows.nth(i).locator("td.paperlib-class"), rows.nth(i).locator("td.paperlib-probability")
+            assert label.is_visible() and p.is_visible()
+            box = p.bounding_box()
+            assert 0 <= box["x"] and box["x"] + box["width"] <= width, (width, box)
+            shown.append(label.inner_text())
+            assert 0 <= float(p.inner_text()) <= 1
+        assert sorted(shown) == sorted(classes), shown
+
+
+def _check_explorer(page, console, name, default):
     explorer = page.locator(".paperlib-explorer")
     explorer.wait_for(timeout=180_000)
+    # the shipped model's class for the default structure (the first class's first structure)
+    status = explorer.locator(".widget-html").first
+    page.wait_for_function(f"() => {EXPLORER}.querySelector('.widget-html').innerText.includes('predicted')",
+                           timeout=120_000)
+    assert f"structure {default['sid']} ({default['label']})" in status.inner_text()
+    assert f"predicted {default['prediction']}" in status.inner_text()
+    assert default["prediction"] == default["label"]                 # and it is the true class
+    assert "the shipped sample" in status.inner_text() and "the shipped model" in status.inner_text()
+    check_probabilities_visible(page, name, default["classes"])
     assert explorer.locator("select").count() >= 5                  # class, defect, level, layer, filter
     assert explorer.locator(".widget-slider").count() >= 1           # structure
     canvas = explorer.locator("canvas")
@@ -132,7 +214,7 @@ def _check_explorer(page, console, name):
     assert not errors, errors
 
 
-def test_explorer_in_jupyterlab(explorer_folder):
+def test_explorer_in_jupyterlab(explorer_folder, shipped_default):
     port, token = free_port(), "paperlib-test"
     lab = serve([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                  f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={explorer_folder}",
@@ -148,13 +230,13 @@ def test_explorer_in_jupyterlab(explorer_folder):
             cells.first.click()                                   # command mode on the first cell
             for _ in range(cells.count()):                        # run every cell, top to bottom
                 page.keyboard.press("Shift+Enter")
-            check_explorer(page, console, "jupyterlab")
+            check_explorer(page, console, "jupyterlab", shipped_default)
             browser.close()
     finally:
         stop(lab)
 
 
-def test_explorer_in_voila(explorer_folder):
+def test_explorer_in_voila(explorer_folder, shipped_default):
     port = free_port()
     voila = serve([sys.executable, "-m", "voila", "explorer.ipynb", "--no-browser", f"--port={port}",
                    "--Voila.ip=127.0.0.1"], explorer_folder, f"http://127.0.0.1:{port}/")
@@ -162,7 +244,7 @@ def test_explorer_in_voila(explorer_folder):
         with sync_api.sync_playwright() as p:
             browser, page, console = open_page(p)
             page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)
-            check_explorer(page, console, "voila")
+            check_explorer(page, console, "voila", shipped_default)
             browser.close()
     finally:
         stop(voila)

@@ -1,4 +1,7 @@
-"""``python -m paper_lib structures | merge-structures | fingerprints | render`` end to end."""
+"""``python -m paper_lib structures | merge-structures | fingerprints | render`` end to end; the
+command line's manners: --version, no TensorFlow log lines without --verbose, errors on stderr."""
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +15,9 @@ from ase.db import connect
 from paper_lib.io import read_fingerprints
 
 
-def run(*args, check=True):
+def run(*args, check=True, env=None):
     result = subprocess.run([sys.executable, "-m", "paper_lib", *map(str, args)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
@@ -103,3 +106,72 @@ def test_missing_database_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "absent.db: no such structure database" in result.stderr
     result = run("structures", "--config", "x.yaml", "--shard", "3/2", check=False)
     assert result.returncode == 2 and "K < N" in result.stderr
+
+
+def test_version():
+    import importlib.metadata
+
+    import paper_lib
+
+    result = run("--version")
+    assert re.fullmatch(r"paper-lib \d+\.\d+\.\d+\S*\n", result.stdout), result.stdout
+    try:
+        expected = importlib.metadata.version("paper_lib")
+    except importlib.metadata.PackageNotFoundError:
+        expected = paper_lib.__version__
+    assert result.stdout == f"paper-lib {expected}\n" and not result.stderr
+
+
+#: what TensorFlow's C++ (absl) logging writes while it starts: "WARNING: All log messages before
+#: absl::InitializeLog() ...", "I0000 00:00:1795813762.459587   10514 port.cc:153] oneDNN custom
+#: operations are on ...", "... cpu_feature_guard.cc ...", CUDA probing on machines without a GPU
+TF_NOISE = re.compile(r"oneDNN|absl|cuda|cpu_feature_guard|TF_ENABLE_ONEDNN_OPTS|^[IWE]\d{4} ", re.I | re.M)
+
+
+def _no_tf_level():
+    """This environment without TF_CPP_MIN_LOG_LEVEL: the command line's default is tested."""
+    return {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+
+
+def test_no_tensorflow_log_lines_without_verbose(tmp_path):
+    from ase.build import bulk
+    from ase.io import write
+
+    path = tmp_path / "two.extxyz"
+    write(path, [bulk("Cu", "fcc", a=3.61, cubic=True), bulk("Fe", "bcc", a=2.87, cubic=True)], format="extxyz")
+    quiet = run("classify", path, env=_no_tf_level())
+    assert [line.split()[1] for line in quiet.stdout.splitlines()[1:]] == ["fcc", "bcc"]
+    assert not TF_NOISE.search(quiet.stderr), quiet.stderr
+    loud = run("--verbose", "classify", path, env=_no_tf_level())      # the same run shows them with --verbose
+    assert TF_NOISE.search(loud.stderr), loud.stderr
+    assert loud.stdout == quiet.stdout
+
+
+def test_evaluate_shows_progress_and_no_tensorflow_log_lines(tmp_path):
+    """evaluate on the explorer's shipped sample with the shipped model: a progress bar on stderr
+    (off a terminal: its first and last state), no TensorFlow log lines, every pristine one right."""
+    from paper_lib.model import SHIPPED_MODEL
+    from paper_lib.widgets import SAMPLE
+
+    out = tmp_path / "accuracy.csv"
+    result = run("evaluate", "--model", SHIPPED_MODEL, "--fingerprints", SAMPLE / "fingerprints.h5", "--out", out,
+                 env=_no_tf_level())
+    assert not TF_NOISE.search(result.stderr), result.stderr
+    assert re.search(r"evaluate: 100%.* 63/63", result.stderr), result.stderr
+    import pandas as pd
+
+    accuracy = pd.read_csv(out).set_index("defect")
+    assert accuracy.loc["pristine", "n"] == 21 and accuracy.loc["pristine", "accuracy"] == 100
+
+
+def test_errors_go_to_stderr(tmp_path):
+    for args in (["evaluate", "--model", tmp_path / "absent.keras", "--fingerprints", tmp_path / "absent.h5",
+                  "--out", tmp_path / "a.csv"],
+                 ["structures", "--config", tmp_path / "absent.yaml"],
+                 ["train", "--config", tmp_path / "absent.yaml", "--fingerprints", tmp_path / "a.h5",
+                  "--out", tmp_path / "m.keras"],
+                 ["classify"]):
+        result = run(*args, check=False, env=_no_tf_level())
+        assert result.returncode == 2 and result.stdout == "", (args, result.stdout)
+        assert "error: " in result.stderr, result.stderr
+        assert not TF_NOISE.search(result.stderr), result.stderr

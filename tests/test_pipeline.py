@@ -72,7 +72,7 @@ def test_quick_preset_end_to_end(tmp_path):
         fresh = nbformat.read(work / "notebooks" / f"{name}.ipynb", as_version=4)
         NotebookClient(fresh, kernel_name="python3", timeout=300,
                        resources={"metadata": {"path": str(work / "notebooks")}}).execute()
-    explorer = nbformat.read(work / "notebooks" / "04_explorer.ipynb", as_version=4)   # on the quick results
+    explorer = nbformat.read(work / "notebooks" / "04_explorer.ipynb", as_version=4)   # the shipped sample
     NotebookClient(explorer, kernel_name="python3", timeout=300,
                    resources={"metadata": {"path": str(work / "notebooks")}}).execute()
     assert "paperlib" not in str([o for c in explorer.cells for o in c.get("outputs", []) if o.get("ename")])

@@ -1,8 +1,10 @@
 """The workflow's files: Snakefile lint, profiles, a config typo, Binder's build plan, notebooks."""
 import json
+import re
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,48 @@ def test_binder_build_plan():
     assert (ROOT / "requirements" / "lock-linux-x86_64-py311.txt").exists()
     copy_repo, install = "COPY --chown=0:0 src/ ${REPO_DIR}/", 'pip install --no-cache-dir -r "binder/requirements.txt"'
     assert plan.index(copy_repo) < plan.index(install)
+
+
+#: the README's Binder badge: [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/...)
+BINDER_BADGE = re.compile(r"\[!\[Binder\]\(https://mybinder\.org/badge_logo\.svg\)\]\((https://mybinder\.org/v2/[^)\s]+)\)")
+
+
+def test_binder_opens_the_explorer_on_the_shipped_model():
+    """The README's Binder badge opens notebooks/04_explorer.ipynb in JupyterLab, and that notebook,
+    unparameterised as Binder opens it, explores the shipped sample with the shipped model (not a
+    preset's results, which a Binder image may not have)."""
+    badges = BINDER_BADGE.findall((ROOT / "README.md").read_text())
+    assert len(badges) == 1, f"README.md: expected one Binder badge, found {badges}"
+    url = urllib.parse.urlsplit(badges[0])
+    assert url.path.startswith("/v2/gh/") and url.path.endswith("/HEAD"), badges[0]
+    query = urllib.parse.parse_qs(url.query)
+    if "labpath" in query:                               # JupyterLab, the notebook given by its path
+        notebook = query["labpath"][0]
+    else:
+        urlpath = query.get("urlpath", [""])[0]
+        assert urlpath.startswith("lab/tree/"), f"{badges[0]}: does not open JupyterLab (urlpath=lab/tree/...)"
+        notebook = urlpath.removeprefix("lab/tree/")
+    assert notebook == "notebooks/04_explorer.ipynb" and (ROOT / notebook).is_file(), badges[0]
+
+    nb = json.loads((ROOT / notebook).read_text())
+    [parameters] = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    defaults = {}
+    exec("".join(parameters["source"]), {}, defaults)    # the notebook's own parameter cell
+    assert defaults == {"preset": None, "results": None}, defaults
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and c is not parameters)
+    assert "Explorer(preset, results=results)" in code
+    # the explorer's default: the sample and the model shipped inside the package (paper_lib/data)
+    widgets = (ROOT / "paper_lib" / "widgets.py").read_text()
+    assert 'SAMPLE = Path(__file__).with_name("data") / "explorer"' in widgets
+    assert (ROOT / "paper_lib" / "data" / "model.keras").is_file()
+    for name in ("fingerprints.h5", "structures.db"):
+        assert (ROOT / "paper_lib" / "data" / "explorer" / name).is_file(), name
+    # and they are package data, so that an installed (not editable) package has them too
+    import tomllib
+
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    globs = [g for g in package_data.get("paper_lib", []) if g.startswith("data/explorer/")]
+    globs += [f"data/explorer/{g}" for g in package_data.get("paper_lib.data.explorer", [])]
+    for name in ("fingerprints.h5", "structures.db"):
+        assert any(Path(f"data/explorer/{name}").match(g) for g in globs), \
+            f"pyproject.toml: paper_lib/data/explorer/{name} is not package data ({globs})"

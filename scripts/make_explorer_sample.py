@@ -1,0 +1,158 @@
+"""Write the explorer's shipped sample, ``paper_lib/data/explorer/``, from a robust-preset run.
+
+The explorer (``paper_lib.widgets.Explorer()``, ``notebooks/04_explorer.ipynb``, Binder) opens this
+sample with the shipped model, so that what it shows is what the shipped model does on the robust
+preset's data, without running the workflow first. Two files:
+
+``structures.db``
+    ASE database of the chosen structures (finite clusters, lengths in Å), with the keys of
+    ``results/robust/structures.db`` (``sid``, ``label``, ``defect``, ``level`` in %, ...).
+``fingerprints.h5``
+    Their fingerprints, copied bit for bit from ``results/robust/fingerprints.h5`` (the layout of
+    :func:`paper_lib.io.write_fingerprints`, gzip-compressed to keep the package small); its
+    ``row_id`` points into ``structures.db`` beside it (attribute ``source``); attribute ``sample``
+    (JSON) records the source files, the preset, the seed and the rule below.
+
+The rule: for each class, ``--per-class`` structures drawn with ``--seed`` from the pristine
+structures the shipped model held out from training (``validation_sids`` in
+``paper_lib/data/model.json``; the displaced copies of those structures were left out of training
+too) that have at least one displacement and one vacancy variant with a fingerprint; for each, its
+pristine fingerprint and one variant of each kind (drawn with the same generator when it has
+several). No entry is chosen by what the model predicts for it.
+
+Usage (from the repository root, after the robust preset has run; reads results/robust only)::
+
+    python scripts/make_explorer_sample.py            # then: git add paper_lib/data/explorer
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "paper_lib" / "data" / "explorer"
+
+
+def choose(meta: dict, held_out: set[int], classes, per_class: int, seed: int) -> list[int]:
+    """Positions (rows of the fingerprint file) of the sample, in the order they are written:
+    by class, then sid, then pristine / displacements / vacancies."""
+    rng = np.random.default_rng(seed)
+    sid, label, defect = meta["sid"], meta["label"], meta["defect"]
+    chosen = []
+    for cls in classes:
+        candidates = []
+        for s in np.unique(sid[(label == cls) & (defect == "pristine")]):
+            if int(s) not in held_out:
+                continue
+            mine = sid == s
+            if (mine & (defect == "displacements")).any() and (mine & (defect == "vacancies")).any():
+                candidates.append(int(s))
+        if len(candidates) < per_class:
+            raise ValueError(f"{cls}: only {len(candidates)} held-out structures with both defect kinds")
+        for s in sorted(rng.choice(candidates, size=per_class, replace=False).tolist()):
+            mine = sid == s
+            chosen.append(int(np.flatnonzero(mine & (defect == "pristine"))[0]))
+            for kind in ("displacements", "vacancies"):
+                options = np.flatnonzero(mine & (defect == kind))
+                chosen.append(int(options[rng.integers(len(options))]))
+    return chosen
+
+
+def write_sample(results: Path, model_json: Path, out: Path, per_class: int, seed: int) -> dict:
+    import h5py
+
+    from paper_lib.io import atomic_path, open_database, read_fingerprints, write_structures
+
+    source_h5 = results / "fingerprints.h5"
+    source_db = results / "structures.db"
+    meta = read_fingerprints(source_h5, with_fingerprints=False)
+    model = json.loads(model_json.read_text())
+    training = model["training_data"]
+    if training.get("preset") != results.name:
+        raise ValueError(f"{model_json}: trained on preset {training.get('preset')!r}, not {results.name!r}")
+    params = json.loads(meta["attrs"]["fingerprint"])
+    if {k: v for k, v in params.items()} != {k: model["fingerprint"][k] for k in params}:
+        raise ValueError(f"{source_h5}: fingerprint parameters {params} differ from the model's {model['fingerprint']}")
+    positions = choose(meta, set(training["validation_sids"]), model["classes"], per_class, seed)
+    order = np.argsort(positions)                      # h5py reads increasing indices
+    with h5py.File(source_h5, "r") as h5:
+        fps = np.empty((len(positions), 64, 64, 3), np.float32)
+        fps[order] = h5["fingerprints"][np.array(positions)[order]]
+    db = open_database(source_db)
+    rows = []
+    for p in positions:
+        row = db.get(id=int(meta["row_id"][p]))
+        keys = dict(row.key_value_pairs)
+        assert (keys["sid"], keys["defect"], keys["level"]) == (meta["sid"][p], meta["defect"][p], meta["level"][p])
+        rows.append((row.toatoms(), keys))
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_structures(out / "structures.db", rows)
+    assert written == len(positions)
+    sample = {"preset": results.name, "seed": seed, "per_class": per_class,
+              "source_fingerprints": f"results/{results.name}/fingerprints.h5",
+              "source_structures": f"results/{results.name}/structures.db",
+              "source_row_id": [int(meta["row_id"][p]) for p in positions],
+              "model_training_digest": training["digest"],
+              "rule": "per class, per_class held-out (validation_sids) pristine structures with both defect kinds, "
+                      "drawn with numpy default_rng(seed); each with one displacements and one vacancies variant"}
+    attrs = {"fingerprint": meta["attrs"]["fingerprint"], "source": "structures.db",
+             "paper_lib_version": meta["attrs"].get("paper_lib_version", ""), "sample": json.dumps(sample)}
+    with atomic_path(out / "fingerprints.h5") as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("fingerprints", data=fps, chunks=(1, 64, 64, 3), compression="gzip",
+                          compression_opts=9, shuffle=True)
+        h5.create_dataset("row_id", data=np.arange(1, len(positions) + 1, dtype=np.int64))
+        h5.create_dataset("sid", data=meta["sid"][positions].astype(np.int64))
+        for key in ("label", "defect"):
+            h5.create_dataset(key, data=meta[key][positions].astype(object), dtype=h5py.string_dtype())
+        h5.create_dataset("level", data=meta["level"][positions].astype(float))
+        h5.create_dataset("failed_row_id", data=np.zeros(0, np.int64))
+        h5.create_dataset("failed_error", data=np.zeros(0, object), dtype=h5py.string_dtype())
+        for key, value in attrs.items():
+            h5.attrs[key] = value
+    return sample
+
+
+def check(out: Path) -> None:
+    """The shipped model on the sample: accuracy on the pristine entries and on all of them."""
+    from paper_lib.io import load_fingerprint_set
+    from paper_lib.model import load_model, predict_with_uncertainty
+
+    data = load_fingerprint_set([out / "fingerprints.h5"])
+    loaded = load_model()
+    summary, decided = predict_with_uncertainty(loaded, data["fingerprints"])
+    best = np.array(loaded.classes)[summary["probabilities"].argmax(axis=1)]
+    labels = np.array([label for label, _ in decided])
+    for name, keep in (("pristine", data["defect"] == "pristine"), ("all", np.ones(len(best), bool))):
+        print(f"shipped model, {name}: best class right {np.sum(best[keep] == data['label'][keep])}/{keep.sum()}, "
+              f"decided label right {np.sum(labels[keep] == data['label'][keep])}/{keep.sum()} "
+              f"(unknown {np.sum(labels[keep] == 'unknown')})")
+    for i in np.flatnonzero(best != data["label"]):
+        print(f"  wrong: sid {data['sid'][i]} {data['label'][i]} {data['defect'][i]} {data['level'][i]:g} % "
+              f"-> {best[i]} ({summary['probabilities'][i].max():.3f})")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "results" / "robust",
+                        help="the robust preset's results (fingerprints.h5, structures.db); only read")
+    parser.add_argument("--model-json", type=Path, default=ROOT / "paper_lib" / "data" / "model.json",
+                        help="the shipped model's metadata (held-out structures)")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder to write (default paper_lib/data/explorer)")
+    parser.add_argument("--per-class", type=int, default=3, help="structures per class (default 3)")
+    parser.add_argument("--seed", type=int, default=2026, help="seed of the choice (default 2026)")
+    parser.add_argument("--no-check", action="store_true", help="skip classifying the sample with the shipped model")
+    args = parser.parse_args(argv)
+    sample = write_sample(args.results, args.model_json, args.out, args.per_class, args.seed)
+    sizes = {p.name: p.stat().st_size for p in sorted(args.out.iterdir()) if p.is_file()}
+    print(f"{args.out}: {len(sample['source_row_id'])} entries, "
+          + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sizes.items())
+          + f", total {sum(sizes.values()) / 1e6:.2f} MB")
+    if not args.no_check:
+        check(args.out)
+
+
+if __name__ == "__main__":
+    main()
