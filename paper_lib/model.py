@@ -44,7 +44,11 @@ class ModelError(ValueError):
 
 
 def _keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Keras (and TensorFlow), imported without TensorFlow's start-up log lines unless the user set
+    ``TF_CPP_MIN_LOG_LEVEL`` (see :mod:`paper_lib.quiet`)."""
+    from .quiet import import_tensorflow
+
+    import_tensorflow()
     import keras
 
     return keras

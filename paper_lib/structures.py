@@ -35,8 +35,16 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
+import os
+
 import numpy as np
-import spglib
+
+# spglib's C library prints its own warnings ("spglib: No centring was found.") on standard error
+# during a symmetry search that fails, which the pre-processing expects to happen and handles; a
+# user who wants them sets SPGLIB_WARNING=ON
+os.environ.setdefault("SPGLIB_WARNING", "OFF")
+
+import spglib  # noqa: E402
 from ase import Atoms
 from ase.data import covalent_radii
 from ase.geometry import cell_to_cellpar, cellpar_to_cell

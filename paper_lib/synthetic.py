@@ -49,8 +49,8 @@ KINDS = {
 }
 #: Gaussian displacement (per Cartesian component, in nearest-neighbour distances) of the amorphous grain
 AMORPHOUS_SIGMA = 0.3
-#: two atoms of different grains closer than this many of the smaller nearest-neighbour distance:
-#: one of them is removed
+#: two atoms closer than this many of the smaller nearest-neighbour distance (across a boundary, or
+#: in the amorphous grain): one of them is removed
 OVERLAP = 0.7
 
 
@@ -72,18 +72,20 @@ def crystal_sphere(kind: GrainKind, radius: float, rotation: np.ndarray) -> np.n
     return points @ rotation.T
 
 
-def _seed_images(seeds: np.ndarray, box: float) -> tuple[np.ndarray, np.ndarray]:
-    """The 27 periodic images of the seeds: positions (27 m, 3) and the grain of each."""
-    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3) * box
+def _seed_images(seeds: np.ndarray, box) -> tuple[np.ndarray, np.ndarray]:
+    """The 27 periodic images of the seeds in an orthorhombic ``box`` (edge lengths, Angstrom):
+    positions (27 m, 3) and the grain of each."""
+    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3) * np.asarray(box)
     images = (seeds[None] + shifts[:, None]).reshape(-1, 3)
     return images, np.tile(np.arange(len(seeds)), len(shifts))
 
 
-def boundary_distance(positions: np.ndarray, grain: np.ndarray, seeds: np.ndarray, box: float,
+def boundary_distance(positions: np.ndarray, grain: np.ndarray, seeds: np.ndarray, box,
                       k: int = 16) -> np.ndarray:
     """Distance (Angstrom) of each atom to the nearest boundary of its Voronoi grain: the smallest
-    distance to the bisector plane between its grain's seed and another grain's (periodic images
-    included, ``k`` nearest seeds looked at)."""
+    distance to the bisector plane between its grain's seed and any other seed image, of another
+    grain or of its own (where a grain meets its own periodic image the rotated crystal does not
+    continue: that is a boundary too); ``k`` nearest seed images looked at."""
     images, owner = _seed_images(seeds, box)
     tree = cKDTree(images)
     k = min(k, len(images))
@@ -97,7 +99,7 @@ def boundary_distance(positions: np.ndarray, grain: np.ndarray, seeds: np.ndarra
     own_position = images[own]
     for column in range(k):
         other = index[:, column]
-        different = owner[other] != grain
+        different = other != own        # another grain, or another image of its own (a periodic seam)
         s_j = images[other]
         gap = np.linalg.norm(s_j - own_position, axis=1)
         d = (np.einsum("ij,ij->i", positions - s_j, positions - s_j)
@@ -118,36 +120,64 @@ def voronoi_polycrystal(n_atoms: int = 20_000, kinds=("fcc", "bcc", "hcp", "diam
 
     Per-atom arrays: ``truth`` (the class, ``unknown`` for the amorphous grain), ``grain`` (index),
     ``boundary_distance`` (Angstrom, to the nearest grain boundary, from the ideal Voronoi cells).
-    ``info``: the seeds (Angstrom), the box and the kind of each grain.
+    ``info``: the kind of each grain, the box (Angstrom), the seed and the defects.
     """
     if n_atoms < 100:
         raise ValueError(f"n_atoms must be at least 100, got {n_atoms}")
+    _check_kinds(kinds)
+    rng = np.random.default_rng(seed)
+    names = [k for k in kinds for _ in range(grains_per_kind)]
+    volume_per_atom = np.mean([np.linalg.det(_cell(KINDS[k])[0]) / len(KINDS[k].basis) for k in names])
+    box = np.full(3, (n_atoms * volume_per_atom) ** (1 / 3))
+    seeds = _spread_seeds(rng, len(names), box[0])
+    return _grains(names, seeds, box, rng, vacancies, displacements, seed)
+
+
+def bicrystal(kinds=("fcc", "bcc"), thickness: float = 40.0, width: float = 32.0, seed: int = 0,
+              vacancies: float = 0.0, displacements: float = 0.0) -> Atoms:
+    """Two periodic slab grains, each ``thickness`` Angstrom thick along x, in a box
+    (2 thickness, width, width) Angstrom: the Voronoi cells of seeds at x = thickness / 2 and
+    3 thickness / 2, so the boundaries are the planes x = 0 and x = thickness. Orientations, defects
+    and arrays as :func:`voronoi_polycrystal`."""
+    _check_kinds(kinds)
+    if len(kinds) != 2:
+        raise ValueError(f"a bicrystal has two grains, got {len(kinds)} kinds")
+    rng = np.random.default_rng(seed)
+    box = np.array([2 * thickness, width, width])
+    seeds = np.array([[thickness / 2, width / 2, width / 2], [1.5 * thickness, width / 2, width / 2]])
+    return _grains(list(kinds), seeds, box, rng, vacancies, displacements, seed)
+
+
+def _check_kinds(kinds) -> None:
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise ValueError(f"unknown grain kind(s) {unknown}; choose from {', '.join(KINDS)}")
+
+
+def _grains(names, seeds, box, rng, vacancies, displacements, seed) -> Atoms:
+    """The atoms of the Voronoi cells of ``seeds`` in the orthorhombic periodic ``box`` (edge
+    lengths, Angstrom), grain g of kind ``names[g]`` in a random orientation; then the defects."""
     if not 0 <= vacancies < 1 or displacements < 0:
         raise ValueError("vacancies must be in [0, 1) and displacements non-negative")
-    rng = np.random.default_rng(seed)
-    grain_kinds = [KINDS[k] for k in kinds for _ in range(grains_per_kind)]
-    names = [k for k in kinds for _ in range(grains_per_kind)]
-    volume_per_atom = np.mean([np.linalg.det(_cell(k)[0]) / len(k.basis) for k in grain_kinds])
-    box = (n_atoms * volume_per_atom) ** (1 / 3)
-    seeds = _spread_seeds(rng, len(grain_kinds), box)
+    grain_kinds = [KINDS[k] for k in names]
     # the largest distance from a seed to a point of its cell, from a probe grid
     probe_n = 24
-    probe = (np.stack(np.meshgrid(*[np.arange(probe_n)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5) * box / probe_n
+    steps = box / probe_n
+    probe = (np.stack(np.meshgrid(*[np.arange(probe_n)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5) * steps
     images, owner = _seed_images(seeds, box)
+    primary = 13 * len(seeds)                 # images of shift (0, 0, 0) come 14th of the 27
     image_tree = cKDTree(images)
     distance, nearest = image_tree.query(probe)
     reach = np.zeros(len(seeds))
     np.maximum.at(reach, owner[nearest], distance)
-    reach += box / probe_n * math.sqrt(3)
+    reach += np.linalg.norm(steps)
     positions, numbers, grain, truth, nn = [], [], [], [], []
     for g, (kind, name) in enumerate(zip(grain_kinds, names)):
         rotation = Rotation.random(random_state=rng.integers(2 ** 32)).as_matrix()
         points = crystal_sphere(kind, reach[g], rotation) + seeds[g]
         _, owner_index = image_tree.query(points)
-        points = points[owner[owner_index] == g] % box
+        # the Voronoi cell of the seed itself (not of its images): one copy of the grain, then wrapped
+        points = points[owner_index == primary + g] % box
         if name == "amorphous":
             points = (points + rng.normal(0.0, AMORPHOUS_SIGMA * kind.nn_distance, points.shape)) % box
         positions.append(points)
@@ -165,12 +195,12 @@ def voronoi_polycrystal(n_atoms: int = 20_000, kinds=("fcc", "bcc", "hcp", "diam
     distance_to_boundary = boundary_distance(positions, grain, seeds, box)
     if displacements:
         positions = (positions + rng.normal(0.0, 1.0, positions.shape) * (displacements * nn)[:, None]) % box
-    atoms = Atoms(numbers=numbers, positions=positions, cell=np.eye(3) * box, pbc=True)
+    atoms = Atoms(numbers=numbers, positions=positions, cell=np.diag(box), pbc=True)
     atoms.arrays["truth"] = truth.astype("U7")
     atoms.arrays["grain"] = grain.astype(int)
     atoms.arrays["boundary_distance"] = distance_to_boundary
-    atoms.info.update({"grain_kinds": " ".join(names), "box": box, "seed": seed, "vacancies": vacancies,
-                       "displacements": displacements})
+    atoms.info.update({"grain_kinds": " ".join(names), "box": " ".join(f"{b:.4f}" for b in box), "seed": seed,
+                       "vacancies": vacancies, "displacements": displacements})
     return atoms
 
 
@@ -197,8 +227,9 @@ def _spread_seeds(rng: np.random.Generator, n: int, box: float, tries: int = 200
 
 
 def _remove_overlaps(positions, grain, nn, box) -> np.ndarray:
-    """Mask keeping all atoms but one of each pair from different grains closer than :data:`OVERLAP`
-    times the smaller nearest-neighbour distance (periodic box)."""
+    box = np.asarray(box, dtype=float)
+    """Mask keeping all atoms but one of each pair closer than :data:`OVERLAP` times the smaller
+    nearest-neighbour distance (periodic box)."""
     tree = cKDTree(positions, boxsize=box)
     pairs = tree.query_pairs(OVERLAP * nn.max(), output_type="ndarray")
     keep = np.ones(len(positions), dtype=bool)
@@ -207,7 +238,7 @@ def _remove_overlaps(positions, grain, nn, box) -> np.ndarray:
     i, j = pairs[:, 0], pairs[:, 1]
     delta = positions[i] - positions[j]
     delta -= box * np.round(delta / box)
-    close = (grain[i] != grain[j]) & (np.linalg.norm(delta, axis=1) < OVERLAP * np.minimum(nn[i], nn[j]))
+    close = np.linalg.norm(delta, axis=1) < OVERLAP * np.minimum(nn[i], nn[j])
     for a, b in zip(i[close], j[close]):
         if keep[a] and keep[b]:
             keep[b] = False

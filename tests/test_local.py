@@ -12,7 +12,7 @@ from ase.io import read, write
 from paper_lib import local
 from paper_lib.local import LocalError, local_labels
 from paper_lib.model import load_model
-from paper_lib.synthetic import apt_cluster, boundary_distance, voronoi_polycrystal
+from paper_lib.synthetic import apt_cluster, bicrystal as make_bicrystal, boundary_distance
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +22,9 @@ def model():
 
 @pytest.fixture(scope="module")
 def bicrystal():
-    """Two periodic Voronoi grains, fcc Cu and bcc Fe, in random orientations (about 9,000 atoms)."""
-    return voronoi_polycrystal(9000, kinds=("fcc", "bcc"), seed=3)
+    """Two periodic slab grains 40 A thick, fcc Cu and bcc Fe, in random orientations (about 6,800
+    atoms; boundaries at x = 0 and x = 40 A)."""
+    return make_bicrystal(("fcc", "bcc"), thickness=40.0, width=32.0, seed=3)
 
 
 def interior_accuracy(atoms, result, truth, depth=6.0):
@@ -103,6 +104,16 @@ def test_a_sample_smaller_than_one_window_is_refused(model):
         local_labels(small, 9.0, 5.0, model)
 
 
+def test_refinement_looks_again_only_near_the_boundaries(bicrystal, model):
+    result = local_labels(bicrystal, model=model, processes=2)
+    coarse = local.window_centres(bicrystal, result.stride)
+    fine = result.centres[len(coarse):]
+    assert 0 < len(fine) < 4 * len(coarse)
+    x = fine[:, 0] % 80.0
+    near = np.minimum(np.minimum(x, np.abs(x - 40.0)), 80.0 - x)      # boundaries at x = 0 and 40 A
+    assert np.median(near) < result.stride
+
+
 def test_boundary_distance_of_two_grains_is_the_bisector_distance():
     seeds = np.array([[2.0, 5.0, 5.0], [8.0, 5.0, 5.0]])
     points = np.array([[3.0, 5.0, 5.0], [5.0, 1.0, 1.0], [9.5, 5.0, 5.0]])
@@ -112,7 +123,7 @@ def test_boundary_distance_of_two_grains_is_the_bisector_distance():
 
 def test_resume_after_an_interruption_gives_the_same_answer(bicrystal, model, tmp_path, monkeypatch):
     checkpoint = tmp_path / "grains.extxyz.partial.npz"
-    whole = local_labels(bicrystal, 9.0, 9.0, model)
+    whole = local_labels(bicrystal, 9.0, 9.0, model, refine=False)
     monkeypatch.setattr(local, "CHECKPOINT_EVERY", 8)
     from paper_lib import model as model_module
 
@@ -126,7 +137,7 @@ def test_resume_after_an_interruption_gives_the_same_answer(bicrystal, model, tm
 
     monkeypatch.setattr(model_module, "classify_iter", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        local_labels(bicrystal, 9.0, 9.0, model, checkpoint=checkpoint)
+        local_labels(bicrystal, 9.0, 9.0, model, refine=False, checkpoint=checkpoint)
     assert checkpoint.exists()
     seen = []
 
@@ -136,7 +147,7 @@ def test_resume_after_an_interruption_gives_the_same_answer(bicrystal, model, tm
             yield result
 
     monkeypatch.setattr(model_module, "classify_iter", counting)
-    resumed = local_labels(bicrystal, 9.0, 9.0, model, checkpoint=checkpoint)
+    resumed = local_labels(bicrystal, 9.0, 9.0, model, refine=False, checkpoint=checkpoint)
     assert seen and min(seen) == 16                              # two checkpoints of 8 were kept
     assert not checkpoint.exists()
     np.testing.assert_array_equal(resumed.label, whole.label)
