@@ -348,3 +348,46 @@ class Explorer:
 
     def __repr__(self):
         return f"Explorer({json.dumps(self.state())})"
+
+
+#: uncertainty bins of :func:`local_view` (upper edges, in [0, 1]) and their colours, certain to unsure
+UNCERTAINTY_BINS = ((0.05, "#1a9850"), (0.15, "#91cf60"), (0.3, "#fee08b"), (0.5, "#fc8d59"), (1.01, "#d73027"))
+
+
+def local_view(atoms, by: str = "label", max_atoms: int = 20_000, thickness: float | None = None):
+    """An nglview widget of a labelled sample (the output of ``classify-local`` or of
+    :func:`paper_lib.local.write_local`): atoms as spheres coloured by their ``label`` (the colours of
+    :data:`paper_lib.plotting.LOCAL_COLOURS`) or by their ``uncertainty`` (:data:`UNCERTAINTY_BINS`,
+    green certain to red unsure): ``by`` names a per-atom array, of class names (``label``, ``truth``,
+    ``cnn``, ``ptm``, ``acna``) or of numbers in [0, 1] (``uncertainty``, ``cnn_uncertainty``). A sample of more than ``max_atoms`` atoms is shown as the slab through the
+    middle of its z range that holds about that many (``thickness`` Angstrom, if given, instead)."""
+    import nglview
+    import numpy as np
+
+    from .plotting import LOCAL_COLOURS
+
+    if by not in atoms.arrays:
+        raise KeyError(f"the sample has no per-atom array {by!r}; it has {', '.join(sorted(atoms.arrays))}")
+    z = atoms.positions[:, 2]
+    if thickness is None and len(atoms) > max_atoms:
+        thickness = (z.max() - z.min()) * max_atoms / len(atoms)
+    shown = atoms[np.abs(z - (z.max() + z.min()) / 2) <= thickness / 2] if thickness else atoms
+    view = nglview.NGLWidget()
+    component = view.add_structure(nglview.ASEStructure(shown))
+    component.clear_representations()
+    if np.issubdtype(shown.arrays[by].dtype, np.number):        # an uncertainty in [0, 1]
+        values = np.asarray(shown.arrays[by], dtype=float)
+        low = -np.inf
+        groups = []
+        for high, colour in UNCERTAINTY_BINS:
+            groups.append((np.flatnonzero((values > low) & (values <= high)), colour))
+            low = high
+    else:
+        labels = np.asarray(shown.arrays[by]).astype(str)
+        groups = [(np.flatnonzero(labels == label), LOCAL_COLOURS.get(label, "#000000"))
+                  for label in np.unique(labels)]
+    for index, colour in groups:
+        if len(index):
+            component.add_representation("spacefill", selection=index.tolist(), color=colour, radius=0.5)
+    view.center()
+    return view

@@ -255,6 +255,10 @@ plotting.save_figure(fig, FIGURES, "local_accuracy");"""),
     new_code_cell("""fig = plotting.local_slice_maps({"pristine": samples["pristine"],
                                  "η 20 % + δ 3 %": samples["vacancies_20_displacements_3"]})
 plotting.save_figure(fig, FIGURES, "local_maps");"""),
+    new_markdown_cell("In 3D (nglview): the hardest sample, coloured by the CNN's label; "
+                      "`by=\"cnn_uncertainty\"` colours it by the uncertainty, green (certain) to red."),
+    new_code_cell("""from paper_lib.widgets import local_view
+local_view(samples["vacancies_20_displacements_3"], by="cnn", max_atoms=8000)"""),
     new_markdown_cell("## How wide the boundaries come out\n\nAccuracy in 1 Å shells of distance to the "
                       "nearest grain boundary; the width is where every shell further in reaches 90 %."),
     new_code_cell("""profiles, widths = {}, []

@@ -40,7 +40,9 @@ def test_a_bicrystal_gives_both_labels(bicrystal, model):
     assert interior_accuracy(bicrystal, result, "fcc") >= 0.9
     assert interior_accuracy(bicrystal, result, "bcc") >= 0.9
     fractions = result.fractions()
-    assert fractions["fcc"] > 0.3 and fractions["bcc"] > 0.3
+    assert fractions["fcc"] > 0.2 and fractions["bcc"] > 0.2       # the rest: unknown near the boundaries
+    unknown = result.label == "unknown"
+    assert np.median(bicrystal.arrays["boundary_distance"][unknown]) < result.window
     assert abs(sum(fractions.values()) - 1) < 1e-9
     inside = bicrystal.arrays["boundary_distance"] >= 6
     right = result.label[inside] == bicrystal.arrays["truth"][inside]
@@ -70,7 +72,10 @@ def test_apt_like_cluster_whole(model):
     clusters = [apt_cluster(kind, n_atoms=1600, missing=0.5, noise=0.05, seed=s)
                 for kind in ("fcc", "bcc", "hcp", "diam") for s in range(2)]
     labels = [r.label for r in classify(clusters, model)]
-    assert labels == [c.info["truth"] for c in clusters]
+    truth = [c.info["truth"] for c in clusters]
+    right = sum(a == b for a, b in zip(labels, truth))
+    assert right >= 7, list(zip(truth, labels))
+    assert all(a == b or a == "unknown" for a, b in zip(labels, truth)), list(zip(truth, labels))   # never wrong
 
 
 def test_a_window_with_too_few_atoms_is_unknown_not_a_crash(model):
@@ -104,21 +109,34 @@ def test_a_sample_smaller_than_one_window_is_refused(model):
         local_labels(small, 9.0, 5.0, model)
 
 
-def test_refinement_looks_again_only_near_the_boundaries(bicrystal, model):
+def test_refinement_looks_again_exactly_where_neighbours_disagree(bicrystal, model):
     result = local_labels(bicrystal, model=model, processes=2)
-    coarse = local.window_centres(bicrystal, result.stride)
-    fine = result.centres[len(coarse):]
-    assert 0 < len(fine) < 4 * len(coarse)
-    x = fine[:, 0] % 80.0
-    near = np.minimum(np.minimum(x, np.abs(x - 40.0)), 80.0 - x)      # boundaries at x = 0 and 40 A
-    assert np.median(near) < result.stride
+    grid = local.window_grid(bicrystal, result.stride)
+    coarse = np.prod(grid.shape)
+    _, codes = np.unique(result.window_label[:coarse], return_inverse=True)
+    cells = local.disputed(codes.reshape(grid.shape), periodic=True)
+    assert 0 < cells.sum() < coarse
+    assert len(result.centres) == coarse + 8 * cells.sum()
+    fine = result.centres[coarse:].reshape(-1, 8, 3).mean(axis=1)          # each octet around its cell
+    np.testing.assert_allclose(fine, grid.centres()[cells.ravel()], atol=1e-9)
+
+
+def test_disputed_cells_on_a_small_grid():
+    codes = np.zeros((4, 1, 1), dtype=int)
+    codes[2] = 1
+    assert local.disputed(codes, periodic=False).ravel().tolist() == [False, True, True, True]
+    codes = np.zeros((4, 1, 1), dtype=int)
+    codes[0] = 1
+    assert local.disputed(codes, periodic=True).ravel().tolist() == [True, True, False, True]
+    assert local.disputed(codes, periodic=False).ravel().tolist() == [True, True, False, False]
 
 
 def test_boundary_distance_of_two_grains_is_the_bisector_distance():
     seeds = np.array([[2.0, 5.0, 5.0], [8.0, 5.0, 5.0]])
     points = np.array([[3.0, 5.0, 5.0], [5.0, 1.0, 1.0], [9.5, 5.0, 5.0]])
     distance = boundary_distance(points, np.array([0, 0, 1]), seeds, box=10.0)
-    np.testing.assert_allclose(distance, [2.0, 0.0, 1.5])       # planes at x = 5 and x = 0 (periodic)
+    # planes at x = 5 and (periodic images of seed 0 at x = 12) x = 10; own images 10 A away in y, z
+    np.testing.assert_allclose(distance, [2.0, 0.0, 0.5])
 
 
 def test_resume_after_an_interruption_gives_the_same_answer(bicrystal, model, tmp_path, monkeypatch):
@@ -179,8 +197,9 @@ def test_cli_writes_extended_xyz_with_per_atom_labels(bicrystal, tmp_path):
     assert len(labelled) == len(bicrystal)
     assert {"label", "probability", "uncertainty"} <= set(labelled.arrays)
     # the dump's atoms are type 1 (H): the labels come from the geometry alone
-    shares = {k: v for k, v in summary["fractions"].items() if v > 0.2}
-    assert set(shares) == {"fcc", "bcc"}, summary["fractions"]
+    shares = {k for k, v in summary["fractions"].items() if v > 0.05}
+    assert shares <= {"fcc", "bcc", "unknown"}, summary["fractions"]
+    assert summary["fractions"]["fcc"] > 0.2 and summary["fractions"]["bcc"] > 0.2, summary["fractions"]
     assert not list(tmp_path.glob("*.partial.npz")) and not list(tmp_path.glob(".*.part"))
 
 
