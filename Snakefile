@@ -9,6 +9,7 @@
 # Heavy steps are `python -m paper_lib ...` commands; figure notebooks run through papermill with
 # kernel python3 and land, executed, in executed/<preset>/ (they also run on their own in JupyterLab).
 import copy
+import importlib.resources
 import json
 import yaml
 
@@ -33,8 +34,11 @@ SHARDS = [f"{k:03d}" for k in range(PRESET.shards)]
 CLASS_SLUGS = [c.replace(chr(47), "-") for c in PRESET.classes]   # hex/rh -> hex-rh in file names
 # the network is trained once per seed (same data, same validation split); the first is the main model
 EXTRA_SEEDS = list(PRESET.training_seeds[1:])
-# the local-map comparison (synthetic polycrystals), for presets with a local_maps section
+# the local-map comparison (synthetic polycrystals), for presets with a local_maps section; it uses the
+# model shipped in the package (its windows need the crystal_frame pre-processing), named by its digest
 LOCAL = list(LOCAL_LEVELS) if PRESET.local_atoms else []
+SHIPPED_MODEL = json.loads(importlib.resources.files("paper_lib").joinpath("data/model.json").read_text()
+                           )["training_data"]["digest"]
 
 # one software environment for every rule: `--sdm conda` builds it; by default rules run in the
 # environment Snakemake itself runs in (a pip project has no per-rule deployment)
@@ -483,8 +487,6 @@ rule response_figures:
 rule local_maps:
     """One defect level of the local-map comparison: a synthetic periodic polycrystal labelled per atom by
     the shipped model's windows, PTM and adaptive CNA (extended XYZ)."""
-    input:
-        model="paper_lib/data/model.keras",
     output:
         f"{R}/local/{{level}}.extxyz",
     benchmark:
@@ -494,6 +496,7 @@ rule local_maps:
     params:
         atoms=PRESET.local_atoms,
         seed=PRESET.local_seed,
+        model=SHIPPED_MODEL,        # a new shipped model re-runs the maps
     threads: 2
     resources:
         mem_mb=4000,

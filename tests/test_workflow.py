@@ -30,7 +30,7 @@ def test_lint_is_clean():
 @pytest.mark.parametrize("args, jobs", [
     (["--cores", "2"], None),
     (["--workflow-profile", "profiles/slurm"], None),
-    (["--workflow-profile", "profiles/paper", "--cores", "64"], 3 * 32 + 11 + 2 * 2),  # 3 sharded stages, 2 extra seeds
+    (["--workflow-profile", "profiles/paper", "--cores", "64"], 3 * 32 + 11 + 2 * 2 + 5),  # 3 sharded stages, 2 extra seeds, 4 local maps + figures
 ])
 def test_dry_runs_parse(args, jobs, tmp_path):
     # a scratch copy: the job count must not depend on results already in this checkout
