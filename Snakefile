@@ -505,7 +505,7 @@ rule local_maps:
         ENV
     shell:
         "OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 "
-        "python -m paper_lib local-maps --atoms {params.atoms} --seed {params.seed} --level {wildcards.level:q} "
+        "python -m paper_lib local-maps --atoms {params.atoms:q} --seed {params.seed:q} --level {wildcards.level:q} "
         "--processes {threads} --out {output:q} > {log:q} 2>&1"
 
 
