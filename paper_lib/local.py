@@ -404,7 +404,7 @@ def _classify_windows(windows: _Windows, centres, first: int, answers: _Answers,
         bar.update(1)
 
 
-def _vote(atoms: Atoms, centres, spacing, label, probabilities, uncertainty, n_classes, chunk: int = 200_000):
+def _vote(atoms: Atoms, centres, spacing, label, probabilities, uncertainty, n_classes, chunk: int = 50_000):
     """Per-atom (label code, probability, uncertainty, probabilities) from the windows within their
     own ``spacing`` (Angstrom) of each atom, Gaussian weights of sigma spacing / 2 (the nearest window
     when none is near): the module's docstring says how they are combined."""
