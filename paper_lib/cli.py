@@ -587,7 +587,7 @@ def cmd_classify_local(args) -> int:
         limit_tensorflow_threads(1)
     try:
         loaded = load_model(args.model)
-        result = local_labels(frame, args.window, args.stride, loaded, processes=args.jobs,
+        result = local_labels(frame, args.window, args.stride, loaded, refine=args.refine, processes=args.jobs,
                               progress=True if args.progress else None,
                               checkpoint=out.with_name(out.name + ".partial.npz"), name=name)
     except (LocalError, ValueError) as exc:
@@ -862,6 +862,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "uncertainty; it appears when complete")
     p.add_argument("--format", type=_structure_format, help="ASE format name, when the file name does not tell")
     p.add_argument("--frame", type=int, default=0, help="which frame of a trajectory (default 0, the first)")
+    p.add_argument("--refine", action="store_true", help="look again at half the stride where neighbouring windows "
+                                                         "disagree (sharper boundaries, several times the windows)")
     p.add_argument("--model", help="model file (.keras), or a shipped model by name (default: robust)")
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for the fingerprints (default 1)")
     p.add_argument("--json", action="store_true", help="the share of atoms per class as one JSON object")

@@ -110,7 +110,7 @@ def test_a_sample_smaller_than_one_window_is_refused(model):
 
 
 def test_refinement_looks_again_exactly_where_neighbours_disagree(bicrystal, model):
-    result = local_labels(bicrystal, model=model, processes=2)
+    result = local_labels(bicrystal, model=model, processes=2, refine=True)
     grid = local.window_grid(bicrystal, result.stride)
     coarse = np.prod(grid.shape)
     _, codes = np.unique(result.window_label[:coarse], return_inverse=True)
@@ -141,7 +141,7 @@ def test_boundary_distance_of_two_grains_is_the_bisector_distance():
 
 def test_resume_after_an_interruption_gives_the_same_answer(bicrystal, model, tmp_path, monkeypatch):
     checkpoint = tmp_path / "grains.extxyz.partial.npz"
-    whole = local_labels(bicrystal, 9.0, 9.0, model, refine=False)
+    whole = local_labels(bicrystal, 9.0, 9.0, model)
     monkeypatch.setattr(local, "CHECKPOINT_EVERY", 8)
     from paper_lib import model as model_module
 
@@ -155,7 +155,7 @@ def test_resume_after_an_interruption_gives_the_same_answer(bicrystal, model, tm
 
     monkeypatch.setattr(model_module, "classify_iter", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        local_labels(bicrystal, 9.0, 9.0, model, refine=False, checkpoint=checkpoint)
+        local_labels(bicrystal, 9.0, 9.0, model, checkpoint=checkpoint)
     assert checkpoint.exists()
     seen = []
 
@@ -165,7 +165,7 @@ def test_resume_after_an_interruption_gives_the_same_answer(bicrystal, model, tm
             yield result
 
     monkeypatch.setattr(model_module, "classify_iter", counting)
-    resumed = local_labels(bicrystal, 9.0, 9.0, model, refine=False, checkpoint=checkpoint)
+    resumed = local_labels(bicrystal, 9.0, 9.0, model, checkpoint=checkpoint)
     assert seen and min(seen) == 16                              # two checkpoints of 8 were kept
     assert not checkpoint.exists()
     np.testing.assert_array_equal(resumed.label, whole.label)
