@@ -243,14 +243,17 @@ for level, atoms in samples.items():
         rows.append({"level": level, "method": method, "interior": scores["interior"],
                      "crystalline": scores["crystalline"], "amorphous_unknown": scores["amorphous_unknown"],
                      **{f"interior_{c}": v for c, v in scores["per_class"].items()},
-                     "n_interior": scores["n_interior"], "atoms": len(atoms),
-                     "seconds": atoms.info[f"{method}_s"]})
-table = pd.DataFrame(rows)
+                     "n_interior": scores["n_interior"], "atoms": len(atoms)})
+table = pd.DataFrame(rows)        # no timings in it: the figures' data must not depend on the machine's load
 FIGURES.mkdir(parents=True, exist_ok=True)
 table.to_csv(FIGURES / "local_accuracy.csv", index=False)
 table.pivot_table(index="level", columns="method", values=["interior", "amorphous_unknown"], sort=False).round(4)"""),
     new_code_cell("""fig = plotting.local_accuracy_figure(table)
 plotting.save_figure(fig, FIGURES, "local_accuracy");"""),
+    new_markdown_cell("Wall time of each method in this run (s; the CNN on 2 fingerprint workers; "
+                      "`benchmarks/bench_local.py` measures speed properly, against PTM in one process):"),
+    new_code_cell("""pd.DataFrame({level: {m: round(atoms.info[f"{m}_s"], 1) for m in LOCAL_METHODS}
+              for level, atoms in samples.items()})"""),
     new_markdown_cell("## Slice maps\n\nA 3 Å slab through the middle of the box, atoms coloured by class."),
     new_code_cell("""fig = plotting.local_slice_maps({"pristine": samples["pristine"],
                                  "η 20 % + δ 3 %": samples["vacancies_20_displacements_3"]})

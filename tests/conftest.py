@@ -56,3 +56,16 @@ def tiny_results(folder) -> "Path":
 def tiny_preset_dict():
     """:func:`tiny_preset` as a fixture (a fresh dict per test)."""
     return tiny_preset()
+
+
+def small_local_maps(preset, atoms: int = 6000) -> None:
+    """Rewrite a preset file (a workflow copy's config/quick.yaml) with its local-map polycrystal at
+    ``atoms`` atoms: tests of the workflow's mechanics need not pay for four 20,000-atom maps."""
+    from pathlib import Path
+
+    import yaml
+
+    preset = Path(preset)
+    raw = yaml.safe_load(preset.read_text())
+    raw["local_maps"]["atoms"] = atoms
+    preset.write_text(yaml.safe_dump(raw, sort_keys=False))

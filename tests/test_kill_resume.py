@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import small_local_maps
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -39,6 +40,7 @@ def workspace(folder: Path) -> Path:
         shutil.copy(ROOT / name, folder / name)
     for name in ("config", "notebooks", "profiles"):
         shutil.copytree(ROOT / name, folder / name)
+    small_local_maps(folder / "config" / "quick.yaml")
     return folder
 
 

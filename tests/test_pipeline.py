@@ -10,6 +10,7 @@ from pathlib import Path
 
 import h5py
 import pytest
+from conftest import small_local_maps
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,14 @@ def workspace(tmp_path: Path) -> Path:
         shutil.copy(ROOT / name, tmp_path / name)
     for name in ("config", "notebooks", "profiles"):
         shutil.copytree(ROOT / name, tmp_path / name)
+    small_local_maps(tmp_path / "config" / "quick.yaml")
     return tmp_path
+
+
+def pd_read(path):
+    import pandas as pd
+
+    return pd.read_csv(path)
 
 
 def snakemake(cwd, *args, **kwargs):
@@ -42,9 +50,11 @@ def test_quick_preset_end_to_end(tmp_path):
     figures = work / "figures" / "quick"
     for name in ("class_counts", "parameters", "fingerprints", "accuracy_vs_vacancies",
                  "accuracy_vs_displacements", "confusion", "class_maps", "peak_concentration",
-                 "response_maps_fcc", "response_maps_hex-rh"):
+                 "response_maps_fcc", "response_maps_hex-rh", "local_maps", "local_accuracy", "local_boundaries"):
         assert (figures / f"{name}.png").stat().st_size > 1000 and (figures / f"{name}.pdf").exists()
     assert (figures / "table1.csv").exists()
+    local = pd_read(figures / "local_accuracy.csv")
+    assert set(local["method"]) == {"cnn", "ptm", "acna"} and len(local) == 12
     import json
 
     import pandas as pd
