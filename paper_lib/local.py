@@ -227,6 +227,10 @@ class _Windows:
             self.points, self.index = atoms.positions.copy(), np.arange(len(atoms))
         self.tree = cKDTree(self.points)
 
+    def count(self, centres: np.ndarray) -> np.ndarray:
+        """How many atoms each window around ``centres`` (m, 3) holds."""
+        return np.asarray(self.tree.query_ball_point(centres, self.window, return_length=True), dtype=int)
+
     def cut(self, centre: np.ndarray) -> Atoms:
         """The window around ``centre`` as a finite cluster centred on it (Angstrom)."""
         members = np.asarray(self.tree.query_ball_point(centre, self.window), dtype=int)
@@ -341,18 +345,20 @@ def local_labels(atoms, window: float | None = None, stride: float | None = None
     answers = _Answers(checkpoint, _digest(atoms, window, stride, refine, model_id), len(classes))
     grid = window_grid(atoms, stride)
     coarse = grid.centres()
+    coarse_counts = windows.count(coarse)
     bar = tqdm(total=len(coarse), desc="windows", unit=" windows", disable=None if progress is None else not progress,
                mininterval=0.5)
     try:
-        _classify_windows(windows, coarse, 0, answers, loaded, codes, processes, bar)
+        _classify_windows(windows, coarse, coarse_counts, 0, answers, loaded, codes, processes, bar)
         if refine:
             cells = np.flatnonzero(disputed(answers.label[:len(coarse)].reshape(grid.shape), grid.periodic))
         else:
             cells = np.zeros(0, dtype=int)
         fine = (coarse[cells][:, None, :] + (CHILD_OFFSETS @ grid.basis)[None]).reshape(-1, 3)
+        fine_counts = windows.count(fine)
         bar.total = len(coarse) + len(fine)
         bar.refresh()
-        _classify_windows(windows, fine, len(coarse), answers, loaded, codes, processes, bar)
+        _classify_windows(windows, fine, fine_counts, len(coarse), answers, loaded, codes, processes, bar)
     finally:
         bar.close()
     if checkpoint is not None and checkpoint.exists():
@@ -361,7 +367,7 @@ def local_labels(atoms, window: float | None = None, stride: float | None = None
     spacing = np.concatenate([np.full(len(coarse), float(stride)), np.full(len(fine), stride / 2)])
     voting = np.ones(len(centres), dtype=bool)
     voting[cells] = False                            # a refined cell votes through its eight children
-    counts = np.asarray(windows.tree.query_ball_point(centres, window, return_length=True), dtype=int)
+    counts = np.concatenate([coarse_counts, fine_counts])
     label, probabilities, uncertainty = answers.label, answers.probabilities, answers.uncertainty
     per_atom = _vote(atoms, centres[voting], spacing[voting], label[voting], probabilities[voting],
                      uncertainty[voting], len(classes))
@@ -372,9 +378,10 @@ def local_labels(atoms, window: float | None = None, stride: float | None = None
                        window_atoms=counts, window=float(window), stride=float(stride))
 
 
-def _classify_windows(windows: _Windows, centres, first: int, answers: _Answers, loaded, codes, processes, bar):
-    """Classify the windows around ``centres`` (numbered from ``first``) that ``answers`` does not
-    hold yet, appending their answers in order."""
+def _classify_windows(windows: _Windows, centres, counts, first: int, answers: _Answers, loaded, codes, processes,
+                      bar):
+    """Classify the windows around ``centres`` (holding ``counts`` atoms; numbered from ``first``)
+    that ``answers`` does not hold yet, appending their answers in order."""
     from . import model as model_module
 
     start = len(answers) - first
@@ -382,12 +389,12 @@ def _classify_windows(windows: _Windows, centres, first: int, answers: _Answers,
         bar.update(len(centres))
         return
     bar.update(max(start, 0))
-    counts = np.asarray(windows.tree.query_ball_point(centres[start:], windows.window, return_length=True), dtype=int)
+    start = max(start, 0)
 
     def items():
         for j in range(start, len(centres)):
-            if counts[j - start] < MIN_WINDOW_ATOMS:
-                yield "window", first + j, ValueError(f"window {first + j} holds {counts[j - start]} atoms, "
+            if counts[j] < MIN_WINDOW_ATOMS:
+                yield "window", first + j, ValueError(f"window {first + j} holds {counts[j]} atoms, "
                                                       f"fewer than {MIN_WINDOW_ATOMS}")
             else:
                 yield "window", first + j, windows.cut(centres[j])

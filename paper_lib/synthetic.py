@@ -90,12 +90,10 @@ def boundary_distance(positions: np.ndarray, grain: np.ndarray, seeds: np.ndarra
     tree = cKDTree(images)
     k = min(k, len(images))
     _, index = tree.query(positions, k=k)
-    own = np.empty(len(positions), dtype=int)
     out = np.full(len(positions), np.inf)
-    own_position = np.empty_like(positions)
-    for n in range(len(positions)):                        # the nearest image of the atom's own grain
-        candidates = index[n][owner[index[n]] == grain[n]]
-        own[n] = candidates[0] if len(candidates) else index[n][0]
+    # the nearest image of the atom's own grain (the nearest seed image if none is among the k)
+    first = (owner[index] == grain[:, None]).argmax(axis=1)
+    own = index[np.arange(len(positions)), first]
     own_position = images[own]
     for column in range(k):
         other = index[:, column]
