@@ -411,6 +411,29 @@ def parameter_histograms(pristine, columns=("c_over_a", "alpha", "z")):
     return fig
 
 
+def peak_concentration_figure(table):
+    """Share of each response map's positive response that lies within 2 px of a diffraction peak,
+    per map (the conv layers' summed maps and the class map), for the trained network, the same
+    architecture with random weights and uniform noise (whose share is the peaks' area). ``table``:
+    ``peak_concentration.csv`` (:func:`paper_lib.interpret.peak_concentration_table`, one row per class
+    and map, shares as fractions in [0, 1]); the bars are the means over classes."""
+    import matplotlib.pyplot as plt
+
+    overall = table.groupby("map", sort=False)[["trained", "untrained", "random"]].mean()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    x = np.arange(len(overall))
+    names = {"trained": "trained network", "untrained": "same network, random weights",
+             "random": "uniform noise (the peaks' area)"}
+    for j, (column, colour) in enumerate([("trained", "k"), ("untrained", "0.6"), ("random", "0.85")]):
+        ax.bar(x + (j - 1) * 0.27, overall[column], width=0.27, color=colour, label=names[column])
+    ax.set_xticks(x, overall.index, fontsize=8)
+    ax.set_xlabel("response map (summed over a conv layer's top filters, or of the class)")
+    ax.set_ylabel("share of positive response\nwithin 2 px of a peak")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def reliability_diagram(bins: list[dict], ece: float, title: str = ""):
     """Accuracy against confidence in equal-width bins (:func:`paper_lib.uncertainty.reliability`),
     with the diagonal of perfect calibration; each bin's count at its foot with the Wilson 95 %
@@ -493,6 +516,7 @@ def local_accuracy_figure(table):
         marker, line = styles.get(method, ("x", "-"))
         ax.plot(range(len(levels)), 100 * part["interior"], marker=marker, linestyle=line, label=method)
     ax.set_xticks(range(len(levels)), [lv.replace("_", " ") for lv in levels], rotation=15)
+    ax.set_xlabel("defect level (η: vacancies, δ: displacements, in %)")
     ax.set_ylabel("interior atoms right (%)")
     ax.set_ylim(0, 102)
     ax.legend(frameon=False)

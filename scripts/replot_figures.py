@@ -8,7 +8,8 @@
 Reads ``<figures>/accuracy.csv`` (long form, a method's further seeds as ``NAME_seed<S>`` rows: they
 are drawn as mean +/- s.d.), the confusion matrices ``<confusion>/<method>_<defect>_<level>.csv``
 and the class counts of the preset file, and writes ``accuracy_vs_vacancies``,
-``accuracy_vs_displacements``, ``confusion`` and ``class_counts`` (PNG and PDF) into ``<figures>``
+``accuracy_vs_displacements``, ``confusion``, ``class_counts`` and, from
+``<figures>/peak_concentration.csv`` where present, ``peak_concentration`` (PNG and PDF) into ``<figures>``
 with the functions the notebooks use (:mod:`paper_lib.plotting`). No network or structure is
 touched. A confusion panel whose table is absent is named and left out.
 """
@@ -56,6 +57,10 @@ def main(argv=None) -> int:
     fig = plotting.class_counts_figure(config.load(args.config).counts)
     written += plotting.save_figure(fig, args.figures, "class_counts")
     plt.close(fig)
+    if (args.figures / "peak_concentration.csv").exists():
+        fig = plotting.peak_concentration_figure(pd.read_csv(args.figures / "peak_concentration.csv"))
+        written += plotting.save_figure(fig, args.figures, "peak_concentration")
+        plt.close(fig)
     for path in written:
         print(path)
     return 0

@@ -180,3 +180,12 @@ def test_replot_script_redraws_the_paper_figures_from_committed_tables(tmp_path)
                            "--confusion", str(ROOT / "figures" / "paper" / "augmentation" / "confusion")]) == 0
     for name in ("accuracy_vs_vacancies", "accuracy_vs_displacements", "confusion", "class_counts"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+def test_peak_concentration_from_the_committed_table_has_labelled_axes():
+    table = pd.read_csv(ROOT / "figures" / "paper" / "peak_concentration.csv")
+    ax = plotting.peak_concentration_figure(table).axes[0]
+    assert ax.get_xlabel() and "within 2 px of a peak" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(dict.fromkeys(table["map"]))
+    trained = [p.get_height() for p in ax.containers[0]]
+    assert trained == pytest.approx(table.groupby("map", sort=False)["trained"].mean().tolist())
