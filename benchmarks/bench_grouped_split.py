@@ -58,6 +58,34 @@ def nearest_distance(fingerprints, test, train) -> np.ndarray:
     return np.sqrt(np.maximum(squared.min(axis=1), 0) / a.shape[1])
 
 
+def summarise(table: pd.DataFrame) -> None:
+    """Print the accuracies of a result table (one row per test structure, split and seed)."""
+    from paper_lib.evaluation import wilson_interval
+    from paper_lib.structures import SPLIT_PARAMETER
+
+    seeds = sorted(set(table["seed"]))
+    table = table.assign(free=table["prototype"].isin(list(SPLIT_PARAMETER)))
+    print("\naccuracy (%) per split and seed, every structure tested once per seed:")
+    per_seed = table.groupby(["split", "seed"])["right"].mean().unstack("seed") * 100
+    print(per_seed.round(1).to_string())
+    for (split, free), part in [((s, None), table[table["split"] == s]) for s in ("random", "grouped")] + \
+            [((s, f), table[(table["split"] == s) & (table["free"] == f)]) for f in (True, False)
+             for s in ("random", "grouped")]:
+        k, n = int(part["right"].sum()), len(part)
+        low, high = wilson_interval(k, n)
+        by_seed = part.groupby("seed")["right"].mean() * 100
+        which = {None: "all classes", True: "bct_139, bct_141, hex/rh (a free parameter)",
+                 False: "bcc, diam, fcc, sc (no free parameter)"}[free]
+        print(f"{split:8s} {which}: {by_seed.mean():.1f} ± {by_seed.std() if len(by_seed) > 1 else float('nan'):.1f} % "
+              f"(mean ± s.d. over seeds {', '.join(f'{v:.1f}' for v in by_seed)}); pooled {k}/{n}, "
+              f"Wilson 95 % {100 * low:.1f}-{100 * high:.1f} %")
+    print("\nrecall (%) per prototype, pooled over seeds:")
+    print((table.groupby(["split", "prototype"])["right"].mean().unstack("prototype") * 100).round(1).to_string())
+    print("\nnearest training fingerprint, rms (median per split and class):")
+    first = table[table["seed"] == seeds[0]]
+    print(first.groupby(["split", "label"])["nearest_rms"].median().unstack("label").round(4).to_string())
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=Path("results/quick"), help="a preset's results folder")
@@ -65,9 +93,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[2018], help="training seeds")
     parser.add_argument("--tolerance", type=float, default=None, help="relative gap of the grouped split")
     parser.add_argument("--out", type=Path, help="CSV, one row per test structure, split and seed")
+    parser.add_argument("--summarise", type=Path, help="only print the summary of such a CSV (no training)")
     args = parser.parse_args(argv)
+    if args.summarise:
+        summarise(pd.read_csv(args.summarise))
+        return 0
 
-    from paper_lib.evaluation import wilson_interval
     from paper_lib.model import LoadedModel, limit_tensorflow_threads, predict, train
     from paper_lib.structures import GEOMETRY_TOLERANCE, grouped_folds, random_folds
 
@@ -105,24 +136,7 @@ def main(argv=None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.out, index=False)
 
-    print("\naccuracy (%) per split and seed, every structure tested once per seed:")
-    per_seed = table.groupby(["split", "seed"])["right"].mean().unstack("seed") * 100
-    print(per_seed.round(1).to_string())
-    for split, part in table.groupby("split"):
-        k, n = int(part["right"].sum()), len(part)
-        low, high = wilson_interval(k, n)
-        seeds = per_seed.loc[split]
-        print(f"{split}: {seeds.mean():.1f} ± {seeds.std(ddof=1) if len(seeds) > 1 else float('nan'):.1f} % "
-              f"(mean ± s.d. over {len(seeds)} seeds); pooled {k}/{n}, Wilson 95 % {100 * low:.1f}-{100 * high:.1f} %")
-    print("\nrecall (%) per class, pooled over seeds:")
-    print((table.groupby(["split", "label"])["right"].mean().unstack("label") * 100).round(1).to_string())
-    print("\nthe grouped split by how a structure is held out (%, pooled):")
-    grouped = table[table["split"] == "grouped"]
-    print((grouped.groupby("kind")["right"].agg(["mean", "size"]).assign(mean=lambda t: 100 * t["mean"])).round(1)
-          .to_string())
-    print("\nnearest training fingerprint, rms (median per split and class):")
-    first = table[table["seed"] == args.seeds[0]]
-    print(first.groupby(["split", "label"])["nearest_rms"].median().unstack("label").round(4).to_string())
+    summarise(table)
     return 0
 
 
