@@ -111,6 +111,8 @@ def wilson_interval(right, n, z: float = 1.959964) -> tuple:
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    low, high = np.where(right == 0, 0.0, low), np.where(right == n, 1.0, high)   # exact at 0 % and 100 %
+    low, high = np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
     if low.ndim == 0:
         return float(low), float(high)
     return low, high

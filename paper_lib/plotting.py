@@ -207,7 +207,7 @@ def accuracy_curves(table, defect: str, xlabel: str, categorical: bool = True, c
                             alpha=0.18, lw=0)
             band_seen = True
         else:
-            ax.errorbar(x, y, yerr=[y - part["low"].to_numpy(), part["high"].to_numpy() - y], fmt="none",
+            ax.errorbar(x, y, yerr=np.maximum([y - part["low"].to_numpy(), part["high"].to_numpy() - y], 0), fmt="none",
                         ecolor=line.get_color(), elinewidth=0.9, capsize=2, alpha=0.8)
             bar_seen = True
     if categorical:
@@ -453,14 +453,15 @@ def reliability_diagram(bins: list[dict], ece: float, title: str = ""):
 
         accuracy = np.array([b["accuracy"] for b in filled])
         low, high = wilson_interval(np.round(accuracy * np.array([b["n"] for b in filled])), [b["n"] for b in filled])
-        ax.errorbar([b["confidence"] for b in filled], accuracy, yerr=[accuracy - low, high - accuracy], fmt="none",
+        yerr = np.maximum([accuracy - low, high - accuracy], 0)      # the interval holds the accuracy
+        ax.errorbar([b["confidence"] for b in filled], accuracy, yerr=yerr, fmt="none",
                     ecolor="k", elinewidth=0.8, capsize=2, label="Wilson 95 % interval over the bin's structures")
     for c, b in zip(centres, bins):
         if b["n"]:
             ax.text(c, 0.02, str(b["n"]), rotation=90, fontsize=6, ha="center", va="bottom")
     ax.set(xlabel="confidence (probability of the class given)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
     ax.set_title(f"{title}{': ' if title else ''}ECE {ece:.4f}", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=6.5, loc="best", framealpha=0.9)
     fig.tight_layout()
     return fig
 

@@ -165,6 +165,9 @@ def test_reliability_bins_have_wilson_bars():
     ece, bins = reliability(confidence, rng.uniform(size=400) < confidence)
     ax = plotting.reliability_diagram(bins, ece).axes[0]
     assert [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    ece, bins = reliability(confidence, np.ones(400, bool))            # every bin at 100 %
+    ax = plotting.reliability_diagram(bins, ece).axes[0]
+    assert [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
 
 
 def test_parameter_histograms_label_both_axes():

@@ -95,6 +95,8 @@ def test_wilson_interval_known_values():
     assert (round(low, 4), round(high, 4)) == (0.2366, 0.7634)
     low, high = wilson_interval(0, 10)
     assert low == 0 and round(high, 4) == 0.2775            # not empty at 0 %
+    low, high = wilson_interval(10, 10)
+    assert high == 1.0 and round(low, 4) == 0.7225          # and ends exactly at 100 %
     low, high = wilson_interval(np.array([100, 4]), np.array([100, 4]))
     assert (high <= 1).all() and low[0] > low[1]             # fewer structures, wider interval
     assert np.isnan(wilson_interval([1], [0])[0]).all()
