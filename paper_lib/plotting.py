@@ -232,8 +232,8 @@ def accuracy_curves(table, defect: str, xlabel: str, categorical: bool = True, c
         if text:
             import textwrap
 
-            caption = textwrap.fill("Curves on top of each other: " + "; ".join(text) + ".", 120)
-            fig.text(0.01, 0.0, caption, fontsize=6.5, va="top", ha="left", color="0.25")
+            note = textwrap.fill("Curves on top of each other: " + "; ".join(text) + ".", 120)
+            fig.text(0.01, 0.0, note, fontsize=6.5, va="top", ha="left", color="0.25")
     fig.tight_layout()
     return fig
 
@@ -297,8 +297,6 @@ def read_confusions(folder, panels) -> dict:
     """``title -> counts`` of the confusion matrices ``panels`` ((method, defect, level %)), read
     from ``folder/<method>_<defect>_<level>.csv`` as the workflow writes them."""
     import pandas as pd
-
-    from pathlib import Path
 
     return {confusion_title(*panel): pd.read_csv(Path(folder) / f"{panel[0]}_{panel[1]}_{panel[2]:g}.csv", index_col=0)
             for panel in panels}
