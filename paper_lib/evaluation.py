@@ -100,6 +100,24 @@ def seed_spread(accuracy: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def wilson_interval(right, n, z: float = 1.959964) -> tuple:
+    """Wilson score interval (low, high), as fractions in [0, 1], of a proportion of ``right``
+    successes in ``n`` trials (scalars or arrays alike); ``z`` = 1.96 gives 95 %. NaN where n is 0.
+    Unlike the normal approximation it stays inside [0, 1] and is not empty at 0 % or 100 %."""
+    right = np.asarray(right, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = right / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    low, high = np.where(right == 0, 0.0, low), np.where(right == n, 1.0, high)   # exact at 0 % and 100 %
+    low, high = np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high
+
+
 def sid_runs(sids) -> list[list[int]]:
     """Sorted distinct integers as runs ``[[start, stop], ...]`` (stop excluded): the pristine
     structures a model saw, short in model.json however many there are."""

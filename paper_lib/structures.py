@@ -492,3 +492,115 @@ def pristine_shard(preset, shard: int = 0, n_shards: int = 1):
     """
     for sid in range(shard, preset.n_pristine, n_shards):
         yield (sid, *pristine_of(preset, sid))
+
+
+# --------------------------------------------------------------------------------------------
+# Held-out splits: test structures that are not copies of training ones
+# --------------------------------------------------------------------------------------------
+#
+# Every structure is scaled to unit nearest-neighbour distance, so two structures of one prototype
+# differ only by their free parameters (c/a, the rhombohedral angle, an internal z) and their element
+# (its form factor). A random split therefore tests the cubic classes (bcc, diam, fcc, sc: no free
+# parameter) on the very geometry the network trained on, and the others on a neighbour of a
+# training structure's c/a. :func:`grouped_folds` holds out whole ranges of the free parameter
+# instead, with a gap; for the cubic prototypes no geometry can be held out, and whole elements are.
+
+#: the free parameter each prototype's structures are ordered by in :func:`grouped_folds`
+#: (dimensionless c/a, or the rhombohedral angle in degrees); prototypes not named have none
+SPLIT_PARAMETER = {"A6_bct": "c_over_a", "A5_beta-Sn": "c_over_a", "A3_Mg": "c_over_a",
+                   "hR1_alpha-Hg": "alpha", "A7_alpha-As": "c_over_a", "hR3_alpha-Sm": "c_over_a"}
+
+#: relative gap (fraction of the value) :func:`grouped_folds` keeps between the free parameter of
+#: every test structure and that of every training structure of the same prototype
+GEOMETRY_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold of a held-out split, as positions in the records table: ``train``, ``test`` and
+    ``excluded`` (in neither: within the tolerance of a test structure's geometry); ``kind`` gives,
+    for each test structure, how it is held out (``geometry``, ``element`` or ``random``)."""
+
+    train: np.ndarray
+    test: np.ndarray
+    excluded: np.ndarray
+    kind: np.ndarray
+
+
+def grouped_folds(records, n_folds: int = 5, tolerance: float = GEOMETRY_TOLERANCE, seed: int = 0) -> list[Fold]:
+    """``n_folds`` folds whose test structures are no near-copy of a training structure.
+
+    ``records``: a table (pandas DataFrame) of pristine structures with the columns ``prototype``,
+    ``element`` and the free parameters (``c_over_a``, ``alpha``; as in the structure database).
+    Every structure is in the test set of exactly one fold.
+
+    * A prototype with a free parameter (:data:`SPLIT_PARAMETER`) is ordered by it and cut into
+      ``n_folds`` contiguous ranges; fold k tests range k, and trains on the others less every
+      structure whose parameter lies within ``tolerance`` (relative) of a test structure's, so that
+      no training structure's geometry is within ``tolerance`` of a test one (kind ``geometry``).
+    * A prototype without one (bcc, diamond, fcc, sc) has a single geometry at unit
+      nearest-neighbour distance: its elements are dealt to the folds by a permutation seeded with
+      ``seed``, and fold k tests the structures of its elements (kind ``element``). Training still
+      holds the same geometry with other elements: this part is no test of geometry.
+    """
+    if n_folds < 2:
+        raise ValueError(f"a split needs at least two folds, got {n_folds}")
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"the relative tolerance must be in [0, 1), got {tolerance}")
+    missing = {"prototype", "element"} - set(records.columns)
+    if missing:
+        raise ValueError(f"the records lack the column(s) {', '.join(sorted(missing))}")
+    n = len(records)
+    fold_of = np.full(n, -1)
+    kind = np.empty(n, dtype=object)
+    excluded = [np.zeros(n, dtype=bool) for _ in range(n_folds)]
+    prototypes = records["prototype"].to_numpy()
+    rng = np.random.default_rng([seed, 7])
+    for prototype in sorted(set(prototypes)):
+        members = np.flatnonzero(prototypes == prototype)
+        column = SPLIT_PARAMETER.get(prototype)
+        if column is not None:
+            values = records[column].to_numpy(dtype=float)[members]
+            if not np.isfinite(values).all():
+                raise ValueError(f"{prototype}: some structures have no {column}")
+            order = members[np.argsort(values, kind="stable")]
+            for k, band in enumerate(np.array_split(order, n_folds)):
+                fold_of[band] = k
+                kind[band] = "geometry"
+                if len(band):
+                    test_values = records[column].to_numpy(dtype=float)[band]
+                    gap = np.abs(values[:, None] - test_values[None, :]) <= tolerance * np.abs(test_values)[None, :]
+                    near = members[gap.any(axis=1)]
+                    excluded[k][near] = True
+        else:
+            elements = np.array(sorted(set(records["element"].to_numpy()[members])))
+            dealt = np.array_split(elements[rng.permutation(len(elements))], n_folds)
+            for k, chosen in enumerate(dealt):
+                band = members[np.isin(records["element"].to_numpy()[members], chosen)]
+                fold_of[band] = k
+                kind[band] = "element"
+    folds = []
+    for k in range(n_folds):
+        test = np.flatnonzero(fold_of == k)
+        out = excluded[k] & (fold_of != k)
+        train = np.flatnonzero((fold_of != k) & ~out)
+        folds.append(Fold(train=train, test=test, excluded=np.flatnonzero(out), kind=kind[test].astype(str)))
+    return folds
+
+
+def random_folds(labels, n_folds: int = 5, seed: int = 0) -> list[Fold]:
+    """``n_folds`` class-stratified random folds (the usual split, for comparison with
+    :func:`grouped_folds`): each class's structures are permuted (seeded) and dealt to the folds;
+    every structure is tested once (kind ``random``)."""
+    if n_folds < 2:
+        raise ValueError(f"a split needs at least two folds, got {n_folds}")
+    labels = np.asarray(labels)
+    fold_of = np.full(len(labels), -1)
+    rng = np.random.default_rng([seed, 8])
+    for label in sorted(set(labels.tolist())):
+        members = np.flatnonzero(labels == label)
+        for k, band in enumerate(np.array_split(members[rng.permutation(len(members))], n_folds)):
+            fold_of[band] = k
+    return [Fold(train=np.flatnonzero(fold_of != k), test=np.flatnonzero(fold_of == k),
+                 excluded=np.array([], dtype=int), kind=np.full(int((fold_of == k).sum()), "random"))
+            for k in range(n_folds)]
