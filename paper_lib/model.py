@@ -168,7 +168,8 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
 
     ``augment`` (optional): extra training data, a dict with ``fingerprints``, ``labels`` and
     ``sids`` (the pristine structure each is a copy of; ``sids`` gives those of ``fingerprints``)
-    and optionally ``fingerprint_params``, which must equal ``fingerprint_params``, and ``source``.
+    and optionally ``source`` and ``fingerprint_params``, which must agree with ``fingerprint_params``
+    (:func:`check_fingerprint_params`; :class:`ModelError` otherwise).
     Copies of validation structures are dropped, so validation stays pristine and unseen.
 
     ``history_csv`` (optional): a CSV file the history is written to as training goes (Keras's
@@ -195,10 +196,9 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
     if augment is not None:
         if sids is None:
             raise ValueError("augmentation needs the pristine structures' sids to keep validation unseen")
-        extra_params = augment.get("fingerprint_params")
-        if extra_params is not None and fingerprint_params is not None and extra_params != fingerprint_params:
-            raise ValueError(f"{augment.get('source') or 'the augmentation'}: made with fingerprint parameters "
-                             f"{extra_params}, the pristine set with {fingerprint_params}")
+        if augment.get("fingerprint_params") is not None:
+            check_fingerprint_params(fingerprint_params or DEFAULT_FINGERPRINT, augment["fingerprint_params"],
+                                     f"augmentation ({augment.get('source', '')})")
         extra_labels = np.asarray(augment["labels"])
         unknown = sorted(set(extra_labels) - set(classes))
         if unknown:
