@@ -210,7 +210,8 @@ def database_predictions(db_path, preset, methods=None, processes: int = 1, prog
         try:
             import ovito  # noqa: F401
         except ImportError:
-            raise ValueError("the ptm baseline needs OVITO's Python module: pip install 'paper_lib[baselines]'") from None
+            raise ValueError("the ptm baseline needs OVITO's Python module: "
+                             "pip install 'paper_lib[baselines]'") from None
     chosen = set(sample_sids(preset).tolist())
     jobs = [(row_id, atoms, keys, preset.classes, methods)
             for row_id, atoms, keys in read_structures(db_path) if keys["sid"] in chosen]

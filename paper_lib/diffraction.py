@@ -1,6 +1,6 @@
 """The two-dimensional diffraction fingerprint: Condor's atom model, reimplemented.
 
-Kinematic far-field scattering of a finite cluster on a flat detector (METHOD.md section 2):
+Kinematic far-field scattering of a finite cluster on a flat detector, as the paper computes it:
 
 * beam along +z, wavelength :data:`WAVELENGTH` (m); detector :data:`N_PIXELS` x :data:`N_PIXELS`
   pixels of :data:`PIXEL_SIZE` (m) at :data:`DETECTOR_DISTANCE` (m), centred between pixels; arrays

@@ -20,7 +20,7 @@ from ase.db.sqlite import SQLite3Database
 
 from .structures import StructureWarning
 
-#: keys every row of ``structures.db`` carries (DESIGN.md), beside the prototype's free parameters
+#: keys every row of ``structures.db`` carries, beside the prototype's free parameters
 DB_KEYS = ("sid", "label", "label8", "spacegroup", "defect", "level", "element", "prototype")
 
 

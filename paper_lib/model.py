@@ -1,9 +1,10 @@
 """The classifier: the paper's convolutional network, its training, saved models and ``classify``.
 
-The network (METHOD.md section 3) on one screen in :func:`build_model`; training settings in
-:data:`TRAINING`. A saved model is two files side by side: ``NAME.keras`` (Keras 3 format, no
-optimizer state) and ``NAME.json`` (class names in output order, the fingerprint parameters the
-model was trained with, a digest of the training data, package versions, the seed).
+The paper's network (six 7 x 7 convolutions, two max-pools, a dense head) on one screen in
+:func:`build_model`; training settings in :data:`TRAINING`. A saved model is two files side by
+side: ``NAME.keras`` (Keras 3 format, no optimizer state) and ``NAME.json`` (class names in output
+order, the fingerprint parameters the model was trained with, a digest of the training data and
+which structures it held out, package versions, the seed).
 """
 from __future__ import annotations
 

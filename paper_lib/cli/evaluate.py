@@ -23,8 +23,6 @@ class CLICommand:
         (optionally) the per-structure predictions, of the structures the model did not train on."""
         import warnings
 
-        from tqdm import tqdm
-
         from ..evaluation import TrainingDataWarning, model_predictions, summarise
         from ..io import read_fingerprints
         from ..model import load_model

@@ -8,7 +8,8 @@ class CLICommand:
 
     @staticmethod
     def add_arguments(p):
-        p.add_argument("--atoms", type=int, required=True, help="atoms in the polycrystal (a preset's local_maps.atoms)")
+        p.add_argument("--atoms", type=int, required=True,
+                       help="atoms in the polycrystal (a preset's local_maps.atoms)")
         p.add_argument("--seed", type=int, default=0, help="its random seed (local_maps.seed)")
         p.add_argument("--level", required=True, help="pristine, displacements_3, vacancies_20 or "
                                                       "vacancies_20_displacements_3")

@@ -58,8 +58,8 @@ class CLICommand:
                            seed=args.seed if args.seed is not None else preset.seed, fingerprint_params=params,
                            epochs=args.epochs, source=data["source"], sids=data["sid"],
                            dataset_digest=data["dataset_digest"], augment=augment, split_seed=args.split_seed,
-                           history_csv=history_tmp,
-                           verbose=1 if sys.stdout.isatty() else 2)   # Keras's bar on a terminal, a line per epoch in logs
+                           history_csv=history_tmp,    # Keras's bar on a terminal, a line per epoch in logs:
+                           verbose=1 if sys.stdout.isatty() else 2)
             result.metadata["training_data"]["preset"] = preset.name
             result.metadata["training_data"]["preset_digest"] = preset.digest()
             save_model(result, args.out)
