@@ -300,12 +300,13 @@ def check_atoms(atoms: Atoms, name: str = "structure", min_atoms: int = 2) -> No
 # --------------------------------------------------------------------------------------------
 
 def random_rotation(atoms: Atoms, rng: np.random.Generator) -> Atoms:
-    """Rotate cell and atoms by three random angles (uniform in 0-360 deg): about x, then about y,
-    then about z (fixed axes; the matrix is Rz Ry Rx)."""
-    from scipy.spatial.transform import Rotation
-
-    angles = rng.uniform(0, 2 * np.pi, size=3)
-    rot = Rotation.from_euler("xyz", angles).as_matrix()      # lower case: extrinsic, Rz @ Ry @ Rx
+    """Rotate cell and atoms by three random angles about x, y and z (uniform in 0-360 deg)."""
+    ax, ay, az = rng.uniform(0, 2 * np.pi, size=3)
+    cx, sx, cy, sy, cz, sz = np.cos(ax), np.sin(ax), np.cos(ay), np.sin(ay), np.cos(az), np.sin(az)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    rot = rz @ ry @ rx
     out = atoms.copy()
     out.set_cell(atoms.cell.array @ rot.T, scale_atoms=False)
     out.positions = atoms.positions @ rot.T
