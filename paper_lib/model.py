@@ -772,9 +772,10 @@ class _Fingerprinter:
             import multiprocessing as mp
 
             from .diffraction import _kernels
+            from .parallel import limit_threads
 
             _kernels()  # compile (or load) the kernels once, before the workers fork
-            self.pool = mp.get_context("fork").Pool(self.processes)
+            self.pool = mp.get_context("fork").Pool(self.processes, initializer=limit_threads)
         size = -(-len(atoms) // (4 * self.processes))   # four pieces per worker: even loads
         pieces = [(start, atoms[start:start + size], names[start:start + size], self.params)
                   for start in range(0, len(atoms), size)]

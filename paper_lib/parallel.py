@@ -16,7 +16,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def limit_threads() -> None:
-    """One thread per numerical library in this process (the worker initializer)."""
+    """One thread per numerical library in this process: the initializer of every worker pool of the
+    package (this module's, and the one classify streams its chunks through)."""
     for var in THREAD_VARIABLES:
         os.environ[var] = "1"
 
