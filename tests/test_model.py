@@ -132,7 +132,9 @@ def test_a_model_is_never_scored_on_the_structures_it_trained_on(tiny_data, tmp_
 
     def fingerprint_file(name, chosen, digest="d" * 16):
         rows = np.flatnonzero(np.isin(sids, chosen))
-        attrs = {"fingerprint": DEFAULT_FINGERPRINT, "source": "tiny.db", **({"dataset_digest": digest} if digest else {})}
+        attrs = {"fingerprint": DEFAULT_FINGERPRINT, "source": "tiny.db"}
+        if digest:
+            attrs["dataset_digest"] = digest
         meta = {"row_id": rows + 1, "sid": sids[rows], "label": labels[rows], "defect": ["pristine"] * len(rows),
                 "level": np.zeros(len(rows))}
         write_fingerprints(tmp_path / name, fps[rows], meta, [], attrs)

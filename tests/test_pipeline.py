@@ -83,8 +83,8 @@ def test_killed_during_fingerprints_resumes_without_recomputing(tmp_path, tiny_p
     target = [str(p.relative_to(work)) for p in shards]
     # targets first: --configfile takes several values
     command = [str(BIN / "snakemake"), *target, "--cores", "2", "--configfile", "config/tiny.yaml"]
-    first = subprocess.Popen(command, cwd=work, env=workflow_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    first = subprocess.Popen(command, cwd=work, env=workflow_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline and not recorded_as_finished(work, "fingerprints/shard-"):
         time.sleep(0.1)
