@@ -7,7 +7,7 @@ three elements. For each: our fingerprint on one core, on all cores (``fingerpri
 processes=N)``), and the straightforward float64 numpy evaluation of the same six patterns
 (phases by matrix product, complex exponentials, weighted sum); the ratios are what to read,
 since absolute speeds vary between machines and with load. Condor needs about 1 s per
-fingerprint on one core of these machines (METHOD.md); the target is >= 50 fingerprints/s.
+fingerprint on one core of these machines; the target is >= 50 fingerprints/s.
 """
 from __future__ import annotations
 

@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from paper_lib import config
-from paper_lib.cli import _generate_one
-from paper_lib.defects import variant_plan
+from paper_lib.defects import structure_rows, variant_plan
 from paper_lib.io import write_structures
 from paper_lib.structures import spacegroup_number, standard_conventional_cell
 
@@ -37,7 +36,7 @@ def main() -> None:
     sids = np.sort(rng.choice(paper.n_pristine, size=args.pristine, replace=False))
 
     start = time.perf_counter()
-    batches = [_generate_one((paper, plan, int(sid))) for sid in sids]
+    batches = [structure_rows(paper, plan, int(sid)) for sid in sids]
     generate = time.perf_counter() - start
     rows = [row for batch in batches for row in batch]
 

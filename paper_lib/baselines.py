@@ -174,3 +174,47 @@ def sample_sids(preset) -> np.ndarray:
         k = min(count, max(round(preset.baseline_sample * count / n_total), 10))
         chosen.append(rng.choice(np.flatnonzero(labels == label), size=k, replace=False))
     return np.sort(np.concatenate(chosen))
+
+
+def _baseline_rows(job) -> list[dict]:
+    """The prediction-table rows (one per method) of one database row."""
+    row_id, atoms, keys, classes, methods = job
+    found = predict_all(atoms, classes, keys.get("nn_distance"), methods)
+    return [{"method": m, "row_id": row_id, "sid": keys["sid"], "label": keys["label"],
+             "defect": keys["defect"], "level": keys["level"], "predicted": p, "detail": d}
+            for m, p, d in found]
+
+
+def database_predictions(db_path, preset, methods=None, processes: int = 1, progress: bool | None = True):
+    """Every baseline of ``methods`` (default :data:`METHODS`) on the structures of a database that
+    belong to the preset's baseline sample (:func:`sample_sids`), on ``processes`` workers: a
+    per-structure prediction table (``paper_lib.evaluation.PREDICTION_COLUMNS``), in database order.
+
+    Raises ``ValueError`` for a preset whose pre-processing is not the paper's (its database holds
+    spherical clusters, not the periodic supercells the baselines read), for an unknown method, and
+    for ``ptm`` without OVITO."""
+    import pandas as pd
+
+    from .evaluation import PREDICTION_COLUMNS
+    from .io import read_structures
+    from .parallel import parallel_map
+
+    if preset.preprocessing != "paper2018":
+        raise ValueError(f"{preset.source}: the baselines read the paper's periodic supercells; the "
+                         f"{preset.preprocessing} pre-processing stores spherical clusters")
+    methods = tuple(methods or METHODS)
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown baseline method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
+    if "ptm" in methods:
+        try:
+            import ovito  # noqa: F401
+        except ImportError:
+            raise ValueError("the ptm baseline needs OVITO's Python module: "
+                             "pip install 'paper_lib[baselines]'") from None
+    chosen = set(sample_sids(preset).tolist())
+    jobs = [(row_id, atoms, keys, preset.classes, methods)
+            for row_id, atoms, keys in read_structures(db_path) if keys["sid"] in chosen]
+    rows = [row for found in parallel_map(_baseline_rows, jobs, processes, chunksize=4, progress=progress,
+                                          desc="baselines", unit="structure") for row in found]
+    return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)

@@ -118,3 +118,46 @@ def augmented_copies(atoms: Atoms, sid: int, seed: int, copies: int = AUGMENTATI
         rng = np.random.default_rng([seed, 99, sid, copy])
         level = float(rng.uniform(0.0, max_displacement))
         yield level, displacements(atoms, level, rng, nn_distance)
+
+
+def structure_rows(preset, plan, sid: int) -> list[tuple[Atoms, dict]]:
+    """The database rows ``(atoms, keys)`` of pristine structure ``sid`` of a preset and of its
+    defective variants (``plan``: :func:`variant_plan`). ``keys``: sid, defect (``pristine`` or
+    the kind), level (%) and the pristine structure's record (label, spacegroup, ...)."""
+    from .structures import pristine_of
+
+    atoms, record = pristine_of(preset, sid)
+    keys = {"sid": sid, "defect": "pristine", "level": 0.0, **record}
+    rows = [(atoms, keys)]
+    for kind, level, defective in variants_of(preset, plan, sid, atoms):
+        rows.append((defective, {**keys, "defect": kind, "level": level}))
+    return rows
+
+
+def _structure_rows(job):
+    return structure_rows(*job)
+
+
+def dataset_rows(preset, shard: int = 0, n_shards: int = 1, processes: int = 1, progress: bool | None = True):
+    """Yield the rows ``(atoms, keys)`` of shard ``shard`` of ``n_shards`` of a preset's dataset
+    (the pristine structures with ``sid % n_shards == shard``, each followed by its defective
+    variants; see :func:`structure_rows`), in order of ``sid``, made on ``processes`` workers.
+    The rows do not depend on the sharding. ``progress``: a bar on stderr, one step per pristine
+    structure."""
+    from .parallel import parallel_map
+
+    plan = variant_plan(preset)
+    jobs = [(preset, plan, sid) for sid in range(shard, preset.n_pristine, n_shards)]
+    for rows in parallel_map(_structure_rows, jobs, processes, chunksize=8, progress=progress,
+                             desc=f"structures {shard}/{n_shards}", unit="pristine"):
+        yield from rows
+
+
+def augmented_rows(rows, seed: int, copies: int = AUGMENTATION["copies"],
+                   max_displacement: float = AUGMENTATION["max_displacement"], preprocessing: str = "paper2018"):
+    """Yield ``(displaced_atoms, keys)``: the :func:`augmented_copies` of every pristine row
+    ``(atoms, keys)`` (``keys`` with its ``sid``), keyed as a ``displacements`` variant at the
+    copy's level (%)."""
+    for atoms, keys in rows:
+        for level, copy in augmented_copies(atoms, int(keys["sid"]), seed, copies, max_displacement, preprocessing):
+            yield copy, {**keys, "defect": "displacements", "level": level}

@@ -1,6 +1,6 @@
 """The two-dimensional diffraction fingerprint: Condor's atom model, reimplemented.
 
-Kinematic far-field scattering of a finite cluster on a flat detector (METHOD.md section 2):
+Kinematic far-field scattering of a finite cluster on a flat detector, as the paper computes it:
 
 * beam along +z, wavelength :data:`WAVELENGTH` (m); detector :data:`N_PIXELS` x :data:`N_PIXELS`
   pixels of :data:`PIXEL_SIZE` (m) at :data:`DETECTOR_DISTANCE` (m), centred between pixels; arrays
@@ -258,11 +258,13 @@ def detector_intensity(positions, numbers, *, dtype=np.float64) -> np.ndarray:
 
 
 def rotation_matrix(axis: str, angle_deg: float) -> np.ndarray:
-    """Right-handed rotation by ``angle_deg`` degrees about ``axis`` ('x', 'y' or 'z')."""
-    c, s = math.cos(math.radians(angle_deg)), math.sin(math.radians(angle_deg))
-    return {"x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]),
-            "y": np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]),
-            "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])}[axis]
+    """Right-handed (active) rotation (3, 3) by ``angle_deg`` degrees about ``axis`` ('x', 'y' or 'z'):
+    a column vector r goes to R r."""
+    from scipy.spatial.transform import Rotation
+
+    if axis not in ("x", "y", "z"):
+        raise KeyError(axis)
+    return Rotation.from_euler(axis, angle_deg, degrees=True).as_matrix()
 
 
 def prepare_cluster(atoms: Atoms, target_atoms: int | None = TARGET_ATOMS, name: str = "structure",
@@ -438,13 +440,6 @@ def _one(item):
         return index, None, str(exc), False
 
 
-def _limit_threads():
-    import os
-
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-
-
 def fingerprints(structures, *, processes: int = 1, names=None, progress: bool | None = None,
                  backend: str = "numba", batch_size: int = 16, **kwargs) -> BatchResult:
     """Fingerprints of many structures, on ``processes`` worker processes or with TensorFlow.
@@ -457,7 +452,7 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
     ``progress`` shows a bar on stderr (None: only on a terminal; off a terminal it updates every
     30 s, for log files).
     """
-    from tqdm import tqdm
+    from .parallel import parallel_map
 
     if backend not in ("numba", "tensorflow", "auto"):
         raise ValueError(f"unknown backend {backend!r}; choose numba, tensorflow or auto")
@@ -473,29 +468,15 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
     sites = np.zeros(len(items), dtype=int)
     failed, no_lattice = [], []
     _kernels()  # compile (or load) once, before workers fork
-    if processes > 1 and len(items) > 1:
-        import multiprocessing as mp
-
-        pool = mp.get_context("fork").Pool(processes, initializer=_limit_threads)
-        results = pool.imap_unordered(_one, items, chunksize=max(1, min(16, len(items) // (4 * processes))))
-    else:
-        pool, results = None, map(_one, items)
-    try:
-        import sys
-
-        for index, fp, error, extra in tqdm(results, total=len(items), desc="fingerprints", unit="fp",
-                                            disable=None if progress is None else not progress,
-                                            mininterval=2 if sys.stderr.isatty() else 30):
-            if error is None:
-                out[index], sites[index] = fp, extra
-                ok[index] = True
-            else:
-                failed.append((index, error))
-                if extra:
-                    no_lattice.append(index)
-    finally:
-        if pool is not None:
-            pool.terminate()
+    for index, fp, error, extra in parallel_map(_one, items, processes, ordered=False, progress=progress,
+                                                desc="fingerprints", unit="fp"):
+        if error is None:
+            out[index], sites[index] = fp, extra
+            ok[index] = True
+        else:
+            failed.append((index, error))
+            if extra:
+                no_lattice.append(index)
     return BatchResult(fingerprints=out[ok], ok=np.flatnonzero(ok), failed=sorted(failed), sites=sites[ok],
                        no_lattice=tuple(sorted(no_lattice)))
 
@@ -527,3 +508,90 @@ def _fingerprints_tensorflow(structures, names, batch_size, *, mask_inner_px=MAS
     sites = np.array([item[3] for item in inputs], dtype=int).reshape(-1)
     return BatchResult(fingerprints=out[good], ok=np.asarray(ok, dtype=int)[good], failed=sorted(failed),
                        sites=sites[good], no_lattice=tuple(no_lattice))
+
+
+# --------------------------------------------------------------------------------------------
+# A structure database's fingerprints
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DatabaseFingerprints:
+    """The fingerprints of a block of a structure database, as :func:`paper_lib.io.write_fingerprints`
+    takes them: ``fingerprints`` (n_ok, 64, 64, 3) float32; ``meta``, per fingerprint, the row's
+    ``row_id``, ``sid``, ``label``, ``defect`` and ``level`` (%); ``failed``, (row id, message) of the
+    rows that could not be fingerprinted; ``attrs``, the file's attributes (``fingerprint``: the
+    parameters, ``source``, ``shard``, ``paper_lib_version``, ``dataset_digest`` when the database
+    records one)."""
+
+    fingerprints: np.ndarray
+    meta: dict
+    failed: list[tuple[int, str]]
+    attrs: dict
+
+    @property
+    def options(self) -> dict:
+        """The fingerprint parameters used."""
+        return self.attrs["fingerprint"]
+
+
+def database_options(rows, where="", preprocessing: str | None = None, target_atoms: int | None = None,
+                     **options) -> dict:
+    """The fingerprint parameters for database rows ``(row_id, atoms, keys)``: ``options`` (the
+    keywords of :func:`fingerprint`), and the pre-processing with its cluster size: those given, or
+    else those the rows record (the ``structures`` stage writes them for a preset that is not
+    ``paper2018``), or else the paper's. The paper's pre-processing adds no keywords (files of the
+    paper's runs keep their parameters); another gets ``target_atoms`` (default 250 atoms).
+
+    Raises ``ValueError`` naming ``where`` when the rows record different pre-processings, one that
+    is not known, or a cluster size that is no count from 2 to 20000."""
+    import numbers
+
+    from .preprocessing import METHODS
+
+    recorded = {(keys.get("preprocessing", "paper2018"), keys.get("target_atoms")) for _, _, keys in rows}
+    if len(recorded) > 1:
+        raise ValueError(f"{where}: its rows were made with different pre-processing: {sorted(map(str, recorded))}")
+    method, target = recorded.pop() if recorded else ("paper2018", None)
+    if method not in METHODS:
+        raise ValueError(f"{where}: its rows record preprocessing {method!r}, which is none of {', '.join(METHODS)}")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, numbers.Integral)
+                               or not 2 <= target <= 20000):
+        raise ValueError(f"{where}: its rows record target_atoms {target!r}; it must be a count from 2 to 20000")
+    options = dict(options)
+    method = preprocessing or method
+    if method != "paper2018":
+        options.update(preprocessing=method, target_atoms=target_atoms or target or 250)
+    return options
+
+
+def database_fingerprints(db_path, shard: tuple[int, int] = (0, 1), *, processes: int = 1, backend: str = "numba",
+                          progress: bool | None = True, preprocessing: str | None = None,
+                          target_atoms: int | None = None, **options) -> DatabaseFingerprints:
+    """Fingerprints of block ``K`` of ``N`` (``shard``) of a structure database's rows (contiguous
+    blocks of row ids), with the parameters of :func:`database_options`, on ``processes`` workers
+    or with ``backend`` (see :func:`fingerprints`). A row that cannot be fingerprinted is recorded
+    in ``failed`` and the block goes on."""
+    from . import __version__
+    from .io import database_metadata, read_structures, row_block
+
+    dataset_digest = database_metadata(db_path).get("dataset_digest")   # checks the file first
+    first, stop = row_block(db_path, *shard)
+    rows = list(read_structures(db_path, f"id>={first},id<{stop}") if stop > first else [])
+    options = database_options(rows, str(db_path), preprocessing, target_atoms, **options)
+    names = [f"{db_path} row {row_id}" for row_id, _, _ in rows]
+    # database rows are finite clusters already (pbc False): the paper's pre-processing takes them
+    # as given; crystal_frame finds each one's frame and cuts its sphere of target_atoms
+    result = fingerprints([atoms for _, atoms, _ in rows], processes=processes, names=names,
+                          progress=progress, backend=backend, **{"target_atoms": None, **options})
+    kept = [rows[i] for i in result.ok]
+    meta = {"row_id": [r[0] for r in kept],
+            "sid": [r[2].get("sid", -1) for r in kept],
+            "label": [r[2].get("label", "") for r in kept],
+            "defect": [r[2].get("defect", "") for r in kept],
+            "level": np.array([r[2].get("level", 0.0) for r in kept], dtype=float)}
+    failed = [(rows[i][0], message) for i, message in result.failed]
+    attrs = {"fingerprint": options, "source": str(db_path), "shard": f"{shard[0]}/{shard[1]}",
+             "paper_lib_version": __version__}
+    if dataset_digest:      # which pristine structures the rows' sids are (see Preset.dataset_digest)
+        attrs["dataset_digest"] = str(dataset_digest)
+    return DatabaseFingerprints(fingerprints=result.fingerprints, meta=meta, failed=failed, attrs=attrs)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-#: columns of ``accuracy.csv`` (DESIGN.md); accuracy in %
+#: columns of ``accuracy.csv``: method, defect kind, level (%), structures scored, accuracy (%)
 ACCURACY_COLUMNS = ["method", "defect", "level", "n", "accuracy"]
 
 
@@ -24,17 +24,19 @@ class Evaluation:
 def evaluate(true_labels, predicted_labels, classes) -> Evaluation:
     """Compare predicted with true labels (strings from ``classes``).
 
-    Predictions outside ``classes`` (a baseline's ``none``) get their own confusion columns."""
+    Predictions outside ``classes`` (a baseline's ``none``) get their own confusion columns; a true
+    label outside ``classes`` is a ``ValueError``."""
     true = np.asarray(true_labels, dtype=object)
     predicted = np.asarray(predicted_labels, dtype=object)
     if true.shape != predicted.shape:
         raise ValueError(f"{len(true)} true labels for {len(predicted)} predictions")
     classes = list(classes)
+    foreign = sorted(set(true.tolist()) - set(classes), key=str)
+    if foreign:
+        raise ValueError(f"true labels {foreign} are not among the classes {classes}")
     extra = sorted(set(predicted.tolist()) - set(classes))   # e.g. a baseline's "none"
-    confusion = pd.DataFrame(0, index=pd.Index(classes, name="true"),
-                             columns=pd.Index(classes + extra, name="predicted"))
-    for t, p in zip(true, predicted):
-        confusion.loc[t, p] += 1
+    confusion = pd.crosstab(pd.Series(true, name="true"), pd.Series(predicted, name="predicted")).reindex(
+        index=pd.Index(classes, name="true"), columns=pd.Index(classes + extra, name="predicted"), fill_value=0)
     recall = {}
     for c in classes:
         members = int(confusion.loc[c].sum())
@@ -152,6 +154,79 @@ def trained_on(defect, sid, dataset_digest, training_data: dict) -> tuple[np.nda
     return (defect == "pristine") & seen & ~held_out, True
 
 
+#: fingerprints per call of ``predict`` in :func:`model_predictions` (its progress steps): 32 of
+#: predict's batches of 256
+PREDICT_CHUNK = 8192
+
+
+class TrainingDataWarning(UserWarning):
+    """Fingerprints of which nobody can tell whether a model trained on them (the model or the
+    file records no dataset digest): they are scored as they are."""
+
+
+def model_predictions(model, fingerprint_files, method: str = "cnn", *, progress: bool | None = False) -> pd.DataFrame:
+    """Per-structure predictions (:data:`PREDICTION_COLUMNS`; ``detail`` is the top probability) of a
+    model on fingerprint files, read one file at a time, of the structures it did not train on.
+
+    ``model``: a :class:`~paper_lib.model.LoadedModel`, a model file or a shipped model's name. A
+    pristine structure the model trained on (:func:`trained_on`: same dataset digest, a sid it saw
+    and did not hold out) is never scored: its row is left out of the table. Raises ``ValueError``
+    when every structure given is one the model trained on (nothing held out is left to score),
+    when a file holds classes the model does not know, and :class:`~paper_lib.model.ModelError`
+    when a file's fingerprint parameters differ from the model's. Warns
+    (:class:`TrainingDataWarning`) for a file whose structures cannot be told apart from the
+    model's training data: all of them are scored. ``progress``: a bar on stderr (None: only on a
+    terminal), one step per fingerprint.
+    """
+    import warnings
+
+    from .io import load_fingerprint_set, read_fingerprints
+    from .model import LoadedModel, check_fingerprint_params, load_model, predict
+    from .parallel import progress_bar
+
+    fingerprint_files = list(fingerprint_files)
+    if not fingerprint_files:
+        raise ValueError("no fingerprint files given")
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    model_params = {k: v for k, v in loaded.fingerprint.items() if k != "target_atoms"}
+    training = loaded.metadata.get("training_data", {})
+    total = sum(len(read_fingerprints(path, with_fingerprints=False)["row_id"]) for path in fingerprint_files)
+    parts, n_trained = [], 0
+    with progress_bar(total=total, desc="evaluate", unit="fp", progress=progress) as bar:
+        for path in fingerprint_files:
+            data = load_fingerprint_set([path])
+            check_fingerprint_params(model_params, data["fingerprint_params"], loaded.path)
+            foreign = sorted(set(data["label"]) - set(loaded.classes))
+            if foreign:
+                raise ValueError(f"{path}: the data hold classes the model does not know ({', '.join(foreign)}); "
+                                 f"the model's classes: {', '.join(loaded.classes)}")
+            trained, known = trained_on(data["defect"], data["sid"], data["dataset_digest"], training)
+            if not known:
+                warnings.warn(f"{path}: cannot tell which of its structures {loaded.path} trained on (the model or "
+                              "the file records no dataset digest): every pristine structure is scored",
+                              TrainingDataWarning, stacklevel=2)
+            keep = ~trained
+            n_trained += int(trained.sum())
+            bar.update(int(trained.sum()))          # structures it trained on: not scored
+            chosen = data["fingerprints"][keep]
+            probabilities = np.zeros((0, len(loaded.classes)), np.float32)
+            for first in range(0, len(chosen), PREDICT_CHUNK):
+                part = predict(loaded, chosen[first:first + PREDICT_CHUNK])
+                probabilities = np.concatenate([probabilities, part])
+                bar.update(len(part))
+            predicted = np.array(loaded.classes)[np.argmax(probabilities, axis=1)] if keep.any() else []
+            parts.append(pd.DataFrame({"method": method, "row_id": data["row_id"][keep],
+                                       "sid": data["sid"][keep], "label": data["label"][keep],
+                                       "defect": data["defect"][keep], "level": data["level"][keep],
+                                       "predicted": predicted,
+                                       "detail": probabilities.max(axis=1) if keep.any() else []}))
+    table = pd.concat(parts, ignore_index=True)[PREDICTION_COLUMNS]
+    if n_trained and table.empty:
+        raise ValueError(f"{', '.join(map(str, fingerprint_files))}: every structure is one {loaded.path} trained on; "
+                         "a model is scored on structures it did not train on only")
+    return table
+
+
 # --------------------------------------------------------------------------------------------
 # Real crystals: ASE's dcdft set of elemental solids, with the dataset's defects added
 # --------------------------------------------------------------------------------------------
@@ -228,6 +303,16 @@ def real_crystal_predictions(model, displacements, vacancies, copies: int = 5, s
                      "detail": float(p.max()) if found else float("nan"),
                      "fair": key["structure"] not in OTHER_STRUCTURE_TYPES})
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS + ["structure", "fair"])
+
+
+def real_crystal_accuracy(predictions: pd.DataFrame, classes) -> pd.DataFrame:
+    """The accuracy table (:data:`ACCURACY_COLUMNS`) of :func:`real_crystal_predictions`, with
+    ``accuracy_trained_types``: the accuracy (%) over the crystals of the structure types the
+    network was trained on alone (``fair``)."""
+    table = summarise(predictions, classes).accuracy
+    fair = summarise(predictions[predictions["fair"]], classes).accuracy
+    table["accuracy_trained_types"] = fair["accuracy"].values
+    return table
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Two maps, both projected back to the (64, 64, 3) input through the network's own weights:
 
-- :func:`response_maps` -- the reference method (METHOD.md section 4; Zeiler & Fergus'
+- :func:`response_maps` -- the reference method (the paper's attentive response maps; Zeiler & Fergus'
   deconvolution as in the paper's code). For one convolutional layer, the feature maps are ranked by
   their summed activation and the ``top_k`` strongest are kept; in each, only the single strongest
   activation is kept, and it is projected back to the input: through every convolution by its
@@ -65,12 +65,25 @@ def _keras_model(model):
 
 
 def untrained_like(model, seed: int = 0):
-    """The same architecture with fresh random weights (Keras' default initialisers, seeded): the
+    """The same architecture with fresh random weights (Keras' default initialisers, each given its
+    own seed drawn from ``seed``: the global random generators are neither read nor reseeded): the
     reference that shows what a map owes to the input and the architecture rather than to training."""
     import keras
 
-    keras.utils.set_random_seed(seed)
-    return keras.models.clone_model(_keras_model(model))
+    layers = iter(range(1 << 30))
+
+    def seeded(layer):
+        """A new layer like ``layer`` whose random initialisers (and dropout) have integer seeds."""
+        config, k = layer.get_config(), next(layers)
+        seeds = (int(s) for s in np.random.SeedSequence([seed, k]).generate_state(len(config)))
+        for key, value in config.items():
+            if key.endswith("_initializer") and isinstance(value, dict) and "seed" in value.get("config", {}):
+                config[key] = {**value, "config": {**value["config"], "seed": next(seeds)}}
+        if "seed" in config:                 # Dropout
+            config["seed"] = next(seeds)
+        return layer.__class__.from_config(config)
+
+    return keras.models.clone_model(_keras_model(model), clone_function=seeded)
 
 
 def conv_layers(model) -> list[str]:

@@ -20,7 +20,7 @@ from ase.db.sqlite import SQLite3Database
 
 from .structures import StructureWarning
 
-#: keys every row of ``structures.db`` carries (DESIGN.md), beside the prototype's free parameters
+#: keys every row of ``structures.db`` carries, beside the prototype's free parameters
 DB_KEYS = ("sid", "label", "label8", "spacegroup", "defect", "level", "element", "prototype")
 
 
@@ -137,12 +137,23 @@ def open_database(path: str | Path) -> SQLite3Database:
 def row_id_range(path: str | Path) -> tuple[int | None, int | None]:
     """Smallest and largest row id of a structure database (None, None when it has no rows); the
     file is checked and read as in :func:`open_database`."""
-    open_database(path)
+    db = open_database(path)
     try:
-        with contextlib.closing(_connect_read_only(path)) as con:
-            return con.execute("SELECT MIN(id), MAX(id) FROM systems").fetchone()
+        ends = [next(db.select(sort=order, limit=1, include_data=False, columns=["id"]), None)   # ids alone
+                for order in ("id", "-id")]
     except sqlite3.DatabaseError as exc:
         raise ValueError(f"{path}: not a readable structure database (SQLite: {exc}); {REGENERATE}") from None
+    return (None, None) if ends[0] is None else (ends[0].id, ends[1].id)
+
+
+def row_block(path: str | Path, shard: int, n_shards: int) -> tuple[int, int]:
+    """Row-id range [first, stop) of block ``shard`` of ``n_shards`` of a structure database:
+    contiguous blocks of its row ids, of (nearly) equal sizes; (1, 1) for a database without rows."""
+    first, last = row_id_range(path)
+    if first is None:
+        return 1, 1
+    size = last - first + 1
+    return first + size * shard // n_shards, first + size * (shard + 1) // n_shards
 
 
 def _row_problem(atoms: Atoms) -> str | None:

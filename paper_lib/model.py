@@ -1,12 +1,14 @@
 """The classifier: the paper's convolutional network, its training, saved models and ``classify``.
 
-The network (METHOD.md section 3) on one screen in :func:`build_model`; training settings in
-:data:`TRAINING`. A saved model is two files side by side: ``NAME.keras`` (Keras 3 format, no
-optimizer state) and ``NAME.json`` (class names in output order, the fingerprint parameters the
-model was trained with, a digest of the training data, package versions, the seed).
+The paper's network (six 7 x 7 convolutions, two max-pools, a dense head) on one screen in
+:func:`build_model`; training settings in :data:`TRAINING`. A saved model is two files side by
+side: ``NAME.keras`` (Keras 3 format, no optimizer state) and ``NAME.json`` (class names in output
+order, the fingerprint parameters the model was trained with, a digest of the training data and
+which structures it held out, package versions, the seed).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -125,25 +127,59 @@ class TrainingResult:
     history: dict = field(default_factory=dict)
 
 
+@contextlib.contextmanager
+def deterministic_ops():
+    """TensorFlow's op determinism switched on for the ``with`` block and back to what it was after
+    (TensorFlow exports the switch on, ``tf.config.experimental.enable_op_determinism``; the query
+    and the switch off live in its ``tensorflow.python.framework.config``)."""
+    _keras()
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    was_on = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if not was_on:
+            tf_config.disable_op_determinism()
+
+
 def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerprint_params=None,
           epochs: int = TRAINING["epochs"], batch_size: int = TRAINING["batch_size"],
           learning_rate: float = TRAINING["learning_rate"],
           validation_fraction: float = TRAINING["validation_fraction"], verbose: int = 2,
-          source: str = "", sids=None, augment: dict | None = None,
-          split_seed: int | None = None) -> TrainingResult:
+          source: str = "", sids=None, dataset_digest: str | None = None, augment: dict | None = None,
+          split_seed: int | None = None, history_csv: str | Path | None = None) -> TrainingResult:
     """Train the network on (n, 64, 64, 3) fingerprints with string ``labels`` from ``classes``.
 
-    Deterministic for a seed on a given machine: Keras' seeds, TensorFlow's op determinism and a
-    seeded stratified split. Returns the model, its metadata and the history (loss, accuracy,
-    val_loss, val_accuracy per epoch). ``split_seed`` (default: ``seed``) seeds the validation
-    split alone, so that networks trained with several seeds can share one held-out set.
+    Deterministic for a seed on a given machine: Keras' seeds (set globally, as
+    ``keras.utils.set_random_seed`` does), TensorFlow's op determinism (on while training only, see
+    :func:`deterministic_ops`) and a seeded stratified split. Returns the model, its metadata and
+    the history (loss, accuracy, val_loss, val_accuracy per epoch). ``split_seed`` (default:
+    ``seed``) seeds the validation split alone, so that networks trained with several seeds can
+    share one held-out set.
+
+    The metadata record which structures the network trained on: given ``sids`` (the pristine
+    structure index of each fingerprint), ``training_data.pristine_sids`` (all of them, as runs),
+    ``validation_sids`` (those held out) and ``dataset_digest`` (``Preset.dataset_digest`` of their
+    dataset, None when unknown): the pairs (digest, sid) that :func:`paper_lib.evaluation.trained_on`
+    reads to keep training structures out of every score. ``training.seconds``: the wall time of
+    this call.
 
     ``augment`` (optional): extra training data, a dict with ``fingerprints``, ``labels`` and
-    ``sids`` (the pristine structure each is a copy of; ``sids`` gives those of ``fingerprints``).
+    ``sids`` (the pristine structure each is a copy of; ``sids`` gives those of ``fingerprints``)
+    and optionally ``source`` and ``fingerprint_params``, which must agree with ``fingerprint_params``
+    (:func:`check_fingerprint_params`; :class:`ModelError` otherwise).
     Copies of validation structures are dropped, so validation stays pristine and unseen.
+
+    ``history_csv`` (optional): a CSV file the history is written to as training goes (Keras's
+    ``CSVLogger``: columns ``epoch`` from 1, then the metrics in alphabetical order).
     """
+    import time
+
+    start = time.perf_counter()
     keras = _keras()
-    import tensorflow as tf
 
     labels = np.asarray(labels)
     classes = list(classes)
@@ -153,7 +189,6 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
     if len(labels) != len(fingerprints) or len(labels) == 0:
         raise ValueError(f"{len(fingerprints)} fingerprints for {len(labels)} labels")
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
     y = keras.utils.to_categorical([classes.index(label) for label in labels], len(classes))
     split_seed = seed if split_seed is None else split_seed
     train_idx, val_idx = stratified_split(labels, validation_fraction, split_seed)
@@ -162,6 +197,9 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
     if augment is not None:
         if sids is None:
             raise ValueError("augmentation needs the pristine structures' sids to keep validation unseen")
+        if augment.get("fingerprint_params") is not None:
+            check_fingerprint_params(fingerprint_params or DEFAULT_FINGERPRINT, augment["fingerprint_params"],
+                                     f"augmentation ({augment.get('source', '')})")
         extra_labels = np.asarray(augment["labels"])
         unknown = sorted(set(extra_labels) - set(classes))
         if unknown:
@@ -179,8 +217,10 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
                   metrics=["accuracy"], jit_compile=False)
     validation = (fingerprints[val_idx], y[val_idx]) if len(val_idx) else None
-    fit = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs,
-                    validation_data=validation, shuffle=True, verbose=verbose)
+    callbacks = [] if history_csv is None else [_history_logger(keras, history_csv)]
+    with deterministic_ops():
+        fit = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs,
+                        validation_data=validation, shuffle=True, verbose=verbose, callbacks=callbacks)
     metadata = {
         "format": MODEL_FORMAT,
         "classes": classes,
@@ -196,8 +236,26 @@ def train(fingerprints: np.ndarray, labels, classes, *, seed: int = 0, fingerpri
         "split_seed": split_seed,
         "versions": package_versions(),
     }
+    if sids is not None:
+        from .evaluation import sid_runs
+
+        sids = np.asarray(sids)
+        metadata["training_data"]["validation_sids"] = sorted(int(s) for s in sids[val_idx])
+        metadata["training_data"]["dataset_digest"] = dataset_digest
+        metadata["training_data"]["pristine_sids"] = sid_runs(sids)
+    metadata["training"]["seconds"] = round(time.perf_counter() - start, 1)
     return TrainingResult(model=model, metadata=metadata, history={k: list(map(float, v))
                                                                    for k, v in fit.history.items()})
+
+
+def _history_logger(keras, path):
+    """Keras's CSVLogger writing to ``path``, with epochs counted from 1 (as Keras prints them)."""
+
+    class HistoryLogger(keras.callbacks.CSVLogger):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch + 1, logs)
+
+    return HistoryLogger(str(path))
 
 
 def package_versions() -> dict:
@@ -714,9 +772,10 @@ class _Fingerprinter:
             import multiprocessing as mp
 
             from .diffraction import _kernels
+            from .parallel import limit_threads
 
             _kernels()  # compile (or load) the kernels once, before the workers fork
-            self.pool = mp.get_context("fork").Pool(self.processes)
+            self.pool = mp.get_context("fork").Pool(self.processes, initializer=limit_threads)
         size = -(-len(atoms) // (4 * self.processes))   # four pieces per worker: even loads
         pieces = [(start, atoms[start:start + size], names[start:start + size], self.params)
                   for start in range(0, len(atoms), size)]

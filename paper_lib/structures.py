@@ -2,7 +2,7 @@
 
 Every function takes and returns :class:`ase.Atoms`; lengths are in Angstrom, angles in degrees.
 
-The classes (METHOD.md section 1) and the prototypes that fill them, with the free parameters real
+The paper's classes and the prototypes that fill them, with the free parameters real
 elemental solids show:
 
 ========  =====  ============================================================================

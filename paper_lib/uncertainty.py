@@ -29,6 +29,7 @@ answers its best class; only check 1 applies to it (with the ``crystal_frame`` p
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -97,7 +98,9 @@ def _mc_dropout_forward(keras_model, samples: int, seed: int):
     return forward
 
 
-_FORWARD: dict = {}
+#: the compiled forward passes of each Keras model (held weakly: an entry goes with its model),
+#: by (method, samples)
+_FORWARD = weakref.WeakKeyDictionary()
 
 
 def _sampler(keras_model, method: str, samples: int):
@@ -105,17 +108,18 @@ def _sampler(keras_model, method: str, samples: int):
     import tensorflow as tf
 
     # the number of samples shapes only MC dropout; an ensemble's pass is the same whatever it is
-    key = (id(keras_model), method, samples if method == "mc_dropout" else None)
-    cached = _FORWARD.get(key)
-    if cached is None or cached[0] is not keras_model:
+    key = (method, samples if method == "mc_dropout" else None)
+    passes = _FORWARD.setdefault(keras_model, {})
+    if key not in passes:
+        model = weakref.ref(keras_model)      # the cache must not keep its own key alive
         if method == "ensemble":
             if not is_ensemble(keras_model):
                 def plain(batch):
-                    return keras_model(batch, training=False)[:, None, :]
+                    return model()(batch, training=False)[:, None, :]
                 fn = plain
             else:
                 def stacked(batch):
-                    return keras_model(batch, training=False)
+                    return model()(batch, training=False)
                 fn = stacked
         elif method == "mc_dropout":
             if is_ensemble(keras_model):
@@ -123,9 +127,8 @@ def _sampler(keras_model, method: str, samples: int):
             fn = _mc_dropout_forward(keras_model, samples, MC_SEED)
         else:
             raise ValueError(f"unknown uncertainty method {method!r}; choose ensemble or mc_dropout")
-        cached = (keras_model, tf.function(fn, jit_compile=True))
-        _FORWARD[key] = cached
-    return cached[1]
+        passes[key] = tf.function(fn, jit_compile=True)
+    return passes[key]
 
 
 def sample_probabilities(keras_model, fingerprints: np.ndarray, method: str = "ensemble",

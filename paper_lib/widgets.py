@@ -191,8 +191,9 @@ class Explorer:
             import nglview
 
             self.viewer = nglview.NGLWidget()
-            self.viewer.layout = w.Layout(width="360px", min_width="360px", height="300px")
-            self.viewer._set_size("360px", "300px")      # the stage's own canvas (queued until shown)
+            # the widget resizes its stage's canvas when its layout's width or height change
+            self.viewer.layout.min_width = "360px"
+            self.viewer.layout.width, self.viewer.layout.height = "360px", "300px"
         self._maps = None
         self._current = None
         self._busy = False
@@ -318,8 +319,8 @@ class Explorer:
     def _show_atoms(self, atoms):
         import nglview
 
-        for cid in list(self.viewer._ngl_component_ids):
-            self.viewer.remove_component(cid)
+        for component in list(self.viewer):
+            self.viewer.remove_component(component)
         self.viewer.add_structure(nglview.ASEStructure(atoms))
         self.viewer.center()
 

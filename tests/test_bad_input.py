@@ -11,7 +11,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 import yaml
 from ase import Atoms
 from ase.build import bulk
+from conftest import BIN, ROOT, run_cli, snakemake, workflow_copy
 
 from paper_lib import config
 from paper_lib.cli import main
@@ -27,8 +27,6 @@ from paper_lib.io import (iter_structure_file, load_fingerprint_set, merge_struc
                           read_structures, write_fingerprints, write_structures)
 from paper_lib.structures import StructureError, nearest_neighbour_distances
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 HOSTILE_NAMES = ["../../../../pwned", "/tmp/pwned-abs", "x; touch pwned", "$(touch pwned)", "..", ".hidden",
                  "-rf", "a/b", ""]
 
@@ -67,9 +65,7 @@ def cli(capsys, *args):
 
 def run(*args, cwd=None):
     """``python -m paper_lib ARGS`` in a new process (for warnings on the real stderr)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "paper_lib", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env)
+    return run_cli(*args, cwd=cwd, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
 def cluster(symbol="Cu", reps=2) -> Atoms:
@@ -156,14 +152,9 @@ def test_hostile_preset_name_is_refused_and_nothing_written(sandbox, capsys, tin
 
 @pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="workflow extra not installed")
 def test_hostile_preset_name_runs_no_command_in_snakemake(tmp_path, tiny_preset_dict):
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    workflow_copy(tmp_path)
     (tmp_path / "config" / "bad.yaml").write_text(yaml.safe_dump(dict(tiny_preset_dict, preset="$(touch PWNED)")))
-    result = subprocess.run([str(BIN / "snakemake"), "--cores", "1", "--until", "preset", "--configfile",
-                             "config/bad.yaml"], cwd=tmp_path, capture_output=True, text=True,
-                            env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home()), "PYTHONPATH": str(ROOT)})
+    result = snakemake(tmp_path, "--cores", "1", "--until", "preset", "--configfile", "config/bad.yaml")
     assert result.returncode != 0
     assert "preset name" in result.stdout + result.stderr
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "results").exists()

@@ -1,12 +1,11 @@
 """spglib and PTM baselines: right on pristine crystals, failing as the paper says on defects; the
 baselines and score commands."""
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import run_cli
 
 from paper_lib import config
 from paper_lib.baselines import (METHODS, NOT_RECOGNISED, periodic_supercell, predict_all, ptm_prediction,
@@ -16,10 +15,6 @@ from paper_lib.evaluation import summarise
 from paper_lib.structures import CLASSES_7, mean_nn_distance, pristine_of
 
 pytest.importorskip("ovito")
-
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "paper_lib", *map(str, args)], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +109,9 @@ def test_baselines_and_score_commands(tmp_path, tiny_preset_dict):
     preset = tmp_path / "tiny.yaml"
     preset.write_text(yaml.safe_dump(dict(tiny_preset_dict, baselines={"pristine_sample": 7})))
     db = tmp_path / "s.db"
-    assert run("structures", "--config", preset, "--out", db).returncode == 0
+    assert run_cli("structures", "--config", preset, "--out", db).returncode == 0
     out = tmp_path / "predictions" / "baselines.csv"
-    done = run("baselines", "--config", preset, "--db", db, "--out", out, "--processes", "2")
+    done = run_cli("baselines", "--config", preset, "--db", db, "--out", out, "--processes", "2")
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out, keep_default_na=False, na_values=[""])
     assert set(table["method"]) == set(METHODS)
@@ -125,7 +120,7 @@ def test_baselines_and_score_commands(tmp_path, tiny_preset_dict):
     assert (pristine.loc[pristine["method"] == "spglib_1e-3", "predicted"]
             == pristine.loc[pristine["method"] == "spglib_1e-3", "label"]).all()
     accuracy = tmp_path / "accuracy.csv"
-    done = run("score", out, "--config", preset, "--out", accuracy, "--confusion", "--plot")
+    done = run_cli("score", out, "--config", preset, "--out", accuracy, "--confusion", "--plot")
     assert done.returncode == 0, done.stderr
     for name in ("accuracy_vs_vacancies.png", "accuracy_vs_displacements.pdf"):
         assert (tmp_path / name).stat().st_size > 5000
@@ -133,7 +128,7 @@ def test_baselines_and_score_commands(tmp_path, tiny_preset_dict):
     assert list(scored.columns) == ["method", "defect", "level", "n", "accuracy"]
     assert scored.query("method == 'spglib_1e-3' and defect == 'pristine'")["accuracy"].item() == 100.0
     assert (tmp_path / "recall.csv").exists() and (tmp_path / "confusion" / "ptm_pristine_0.csv").exists()
-    missing = run("score", tmp_path / "nope.csv", "--config", preset, "--out", accuracy)
+    missing = run_cli("score", tmp_path / "nope.csv", "--config", preset, "--out", accuracy)
     assert missing.returncode == 2 and "nope.csv: no such prediction table" in missing.stderr
-    bad = run("baselines", "--config", preset, "--db", db, "--out", out, "--methods", "ptm", "spglib")
+    bad = run_cli("baselines", "--config", preset, "--db", db, "--out", out, "--methods", "ptm", "spglib")
     assert bad.returncode == 2 and "unknown baseline method(s) spglib" in bad.stderr

@@ -2,14 +2,13 @@
 reported and skipped, JSON lines and CSV written as they come (the CSV only appears when complete)."""
 import csv
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
 from ase.io import read, write
+from conftest import run_cli
 
 from paper_lib.cli import build_parser, main
 from paper_lib.io import iter_structure_file
@@ -99,8 +98,7 @@ def test_truncated_last_frame_loses_only_itself(tmp_path):
     lines = extxyz_lines(crystals(), tmp_path)
     path = tmp_path / "run.extxyz"
     path.write_text("".join(lines[:-1]))            # the last frame ends before its atom line
-    result = subprocess.run([sys.executable, "-m", "paper_lib", "classify", str(path), "--json", "--jobs", "2"],
-                            capture_output=True, text=True)
+    result = run_cli("classify", path, "--json", "--jobs", "2")
     assert result.returncode == 1, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(row["index"], row.get("label")) for row in rows] == [(0, "fcc"), (1, "bcc"), (2, "fcc"), (3, None)]

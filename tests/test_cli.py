@@ -1,26 +1,19 @@
 """``python -m paper_lib structures | merge-structures | fingerprints | render`` end to end; the
 command line's manners: --version, no TensorFlow log lines without --verbose, errors on stderr."""
+import functools
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from ase import Atoms
 from ase.db import connect
+from conftest import run_cli
 
 from paper_lib.io import read_fingerprints
 
-
-def run(*args, check=True, env=None):
-    result = subprocess.run([sys.executable, "-m", "paper_lib", *map(str, args)],
-                            capture_output=True, text=True, env=env)
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
-    return result
+run = functools.partial(run_cli, check=True)     # python -m paper_lib ARGS; a failure raises
 
 
 @pytest.fixture

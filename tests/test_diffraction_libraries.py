@@ -1,4 +1,4 @@
-"""The engine against independent libraries: gemmi, Dans_Diffraction, pymatgen (VALIDATION.md)."""
+"""The engine against independent libraries: gemmi, Dans_Diffraction, pymatgen."""
 import numpy as np
 import pytest
 
@@ -37,7 +37,7 @@ def test_structure_factors_match_dans_diffraction():
     basis, numbers = _fcc_al(a)
     ours = np.abs(amplitude(2 * np.pi * hkl / a, basis, numbers)) ** 2
     assert np.allclose(ours, theirs, rtol=2e-4)
-    assert ours[:3] == pytest.approx([1283.35, 1158.59, 856.67], rel=1e-4)   # VALIDATION.md
+    assert ours[:3] == pytest.approx([1283.35, 1158.59, 856.67], rel=1e-4)   # |F|^2 (e^2) of 111, 200, 220
 
 
 def _radius_px(g):

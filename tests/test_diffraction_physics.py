@@ -1,4 +1,4 @@
-"""The direct sum against analytic results and exact symmetries (VALIDATION.md)."""
+"""The direct sum against analytic results and exact symmetries."""
 import numpy as np
 import pytest
 from scipy.spatial.distance import pdist

@@ -14,39 +14,23 @@ import base64
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import small_local_maps
+from conftest import BIN, workflow_copy, workflow_env
+from conftest import snakemake as run_snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ENV = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home()), "TF_CPP_MIN_LOG_LEVEL": "2",
-       "PYTHONPATH": str(ROOT)}
 KILLS = 3
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="workflow extra not installed")]
 
 
-def workspace(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, folder / name)
-    for name in ("config", "notebooks", "profiles"):
-        shutil.copytree(ROOT / name, folder / name)
-    small_local_maps(folder / "config" / "quick.yaml")
-    return folder
-
-
 def snakemake(work: Path, *args, **kwargs):
-    return subprocess.run([str(BIN / "snakemake"), "--cores", "2", *args], cwd=work, capture_output=True, text=True,
-                          env=ENV, **kwargs)
+    return run_snakemake(work, "--cores", "2", *args, **kwargs)
 
 
 def finished_outputs(work: Path) -> dict[Path, tuple[int, int]]:
@@ -101,7 +85,7 @@ def figure_data(work: Path) -> dict[str, "object"]:
 def test_sigkill_three_times_then_resume_gives_the_uninterrupted_result(tmp_path):
     seed = int(os.environ.get("PAPER_LIB_KILL_SEED", random.SystemRandom().randrange(10**6)))
     rng = random.Random(seed)
-    reference = workspace(tmp_path / "reference")
+    reference = workflow_copy(tmp_path / "reference", small_maps=True)
     start = time.perf_counter()
     whole = snakemake(reference)
     duration = time.perf_counter() - start
@@ -114,7 +98,7 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_result(tmp_path
     margin = max(60.0, duration / 3)
     eligible = [k for k in range(1, n_outputs) if times[k - 1] < times[-1] - margin]
     targets = sorted(rng.sample(eligible, KILLS))
-    work = workspace(tmp_path / "killed")
+    work = workflow_copy(tmp_path / "killed", small_maps=True)
     kills, finished, jobs = 0, {}, []
     for attempt in range(KILLS):
         if attempt:        # resume: unlock (a killed Snakemake leaves its lock), then nothing finished is planned
@@ -131,7 +115,7 @@ def test_sigkill_three_times_then_resume_gives_the_uninterrupted_result(tmp_path
             jobs.append(len(re.findall(r"^\s*(?:local)?rule \w+:", dry.stdout, re.M)))
         # a random point: once a random number of outputs is finished, a random moment later
         extra = rng.uniform(0, 4)
-        process = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2"], cwd=work, env=ENV,
+        process = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2"], cwd=work, env=workflow_env(),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 3 * duration + 120
         while process.poll() is None and len(finished_outputs(work)) < targets[attempt] and time.time() < deadline:

@@ -1,13 +1,12 @@
 """Local structure maps (``paper_lib.local``, ``classify-local``): per-atom labels of samples with
 several grains, periodic or not; bad samples and parameters refused by name; interrupted runs resume."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from ase import Atoms
 from ase.io import read, write
+from conftest import run_cli
 
 from paper_lib import local
 from paper_lib.local import LocalError, local_labels
@@ -173,10 +172,6 @@ def test_resume_after_an_interruption_gives_the_same_answer(bicrystal, model, tm
     np.testing.assert_allclose(resumed.uncertainty, whole.uncertainty, atol=1e-6)
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "paper_lib", *map(str, args)], capture_output=True, text=True)
-
-
 def _lammps_dump(atoms, path):
     """A LAMMPS text dump of an orthogonal periodic box (type 1 for every atom)."""
     lines = ["ITEM: TIMESTEP", "0", "ITEM: NUMBER OF ATOMS", str(len(atoms)), "ITEM: BOX BOUNDS pp pp pp"]
@@ -190,7 +185,7 @@ def test_cli_writes_extended_xyz_with_per_atom_labels(bicrystal, tmp_path):
     sample = tmp_path / "grains.dump"
     _lammps_dump(bicrystal, sample)
     out = tmp_path / "labelled.extxyz"
-    result = _cli("classify-local", sample, "--format", "lammps-dump-text", "--out", out, "--json", "--jobs", "2",
+    result = run_cli("classify-local", sample, "--format", "lammps-dump-text", "--out", out, "--json", "--jobs", "2",
                   "--refine")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -211,10 +206,10 @@ def test_cli_bad_sample_names_the_file_and_writes_nothing(tmp_path):
     small = tmp_path / "tiny.extxyz"
     write(small, bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2))
     out = tmp_path / "out.extxyz"
-    result = _cli("classify-local", small, "--out", out)
+    result = run_cli("classify-local", small, "--out", out)
     assert result.returncode == 1
     assert f"{small} frame 0: the sample is smaller than one window" in result.stderr
     assert not out.exists() and not list(tmp_path.glob("*.part*"))
-    result = _cli("classify-local", small, "--out", out, "--window", "-1", "--stride", "3")
+    result = run_cli("classify-local", small, "--out", out, "--window", "-1", "--stride", "3")
     assert result.returncode == 1 and "window radius must be a positive length" in result.stderr
     assert not out.exists()

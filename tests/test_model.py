@@ -113,6 +113,43 @@ def test_evaluation_counts():
     assert result.confusion.loc["a", "b"] == 1 and result.confusion.values.sum() == 4
 
 
+def test_a_model_is_never_scored_on_the_structures_it_trained_on(tiny_data, tmp_path):
+    """From the library, not the command line: evaluation.model_predictions with a model on its own
+    training structures refuses; with its held-out structures among them it scores those alone; on a
+    file that cannot tell (no dataset digest) it warns."""
+    from paper_lib.evaluation import TrainingDataWarning, model_predictions
+    from paper_lib.io import write_fingerprints
+    from paper_lib.model import DEFAULT_FINGERPRINT
+
+    fps, labels = tiny_data
+    sids = np.arange(len(labels)) + 100
+    result = train(fps, labels, ["bcc", "fcc", "sc"], seed=3, epochs=1, batch_size=4, verbose=0, sids=sids,
+                   dataset_digest="d" * 16)
+    model = save_model(result, tmp_path / "m.keras")
+    held_out = result.metadata["training_data"]["validation_sids"]
+    assert len(held_out) == 3 and set(held_out) < set(sids.tolist())    # one of each class
+    assert result.metadata["training_data"]["pristine_sids"] == [[100, 100 + len(labels)]]
+
+    def fingerprint_file(name, chosen, digest="d" * 16):
+        rows = np.flatnonzero(np.isin(sids, chosen))
+        attrs = {"fingerprint": DEFAULT_FINGERPRINT, "source": "tiny.db"}
+        if digest:
+            attrs["dataset_digest"] = digest
+        meta = {"row_id": rows + 1, "sid": sids[rows], "label": labels[rows], "defect": ["pristine"] * len(rows),
+                "level": np.zeros(len(rows))}
+        write_fingerprints(tmp_path / name, fps[rows], meta, [], attrs)
+        return tmp_path / name
+
+    trained = [s for s in sids.tolist() if s not in held_out]
+    with pytest.raises(ValueError, match="trained on"):
+        model_predictions(model, [fingerprint_file("trained.h5", trained)])
+    table = model_predictions(model, [fingerprint_file("all.h5", sids)])
+    assert sorted(table["sid"]) == held_out and set(table["predicted"]) <= {"bcc", "fcc", "sc"}
+    with pytest.warns(TrainingDataWarning, match="cannot tell"):
+        table = model_predictions(model, [fingerprint_file("unknown.h5", trained, digest=None)])
+    assert sorted(table["sid"]) == trained
+
+
 def test_training_rejects_unknown_labels(tiny_data):
     fps, labels = tiny_data
     with pytest.raises(ValueError, match="not among the classes"):
@@ -120,17 +157,11 @@ def test_training_rejects_unknown_labels(tiny_data):
 
 
 def test_train_evaluate_classify_from_the_command_line(tmp_path, tiny_preset_dict, tiny_model):
-    import subprocess
-    import sys
-
     import pandas as pd
     import yaml
     from ase.build import bulk
     from ase.io import write
-
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "paper_lib", *map(str, args)], capture_output=True,
-                              text=True)
+    from conftest import run_cli as run
 
     preset = tmp_path / "tiny.yaml"
     preset.write_text(yaml.safe_dump(tiny_preset_dict))

@@ -1,34 +1,17 @@
 """The quick preset end to end through Snakemake, and an interrupted run that resumes."""
 import base64
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import h5py
 import pytest
-from conftest import small_local_maps
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ENV = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home()), "TF_CPP_MIN_LOG_LEVEL": "2",
-       "PYTHONPATH": str(ROOT)}     # this checkout's paper_lib, wherever the package is installed from
+from conftest import BIN, snakemake, workflow_copy, workflow_env
 
 pytestmark = pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="workflow extra not installed")
-
-
-def workspace(tmp_path: Path) -> Path:
-    """A scratch copy of what the workflow reads (the package itself is installed)."""
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    small_local_maps(tmp_path / "config" / "quick.yaml")
-    return tmp_path
 
 
 def pd_read(path):
@@ -37,14 +20,9 @@ def pd_read(path):
     return pd.read_csv(path)
 
 
-def snakemake(cwd, *args, **kwargs):
-    return subprocess.run([str(BIN / "snakemake"), *args], cwd=cwd, capture_output=True, text=True, env=ENV,
-                          **kwargs)
-
-
 @pytest.mark.slow
 def test_quick_preset_end_to_end(tmp_path):
-    work = workspace(tmp_path)
+    work = workflow_copy(tmp_path, small_maps=True)
     run = snakemake(work, "--cores", "2")
     assert run.returncode == 0, run.stderr[-3000:]
     figures = work / "figures" / "quick"
@@ -97,7 +75,7 @@ def recorded_as_finished(work: Path, fragment: str) -> list[str]:
 
 @pytest.mark.slow
 def test_killed_during_fingerprints_resumes_without_recomputing(tmp_path, tiny_preset_dict):
-    work = workspace(tmp_path)
+    work = workflow_copy(tmp_path, small_maps=True)
     preset = dict(tiny_preset_dict, preset="tiny", shards=3)
     preset["pristine"] = dict(preset["pristine"], counts={k: 6 for k in preset["pristine"]["counts"]})
     (work / "config" / "tiny.yaml").write_text(yaml.safe_dump(preset))
@@ -105,8 +83,8 @@ def test_killed_during_fingerprints_resumes_without_recomputing(tmp_path, tiny_p
     target = [str(p.relative_to(work)) for p in shards]
     # targets first: --configfile takes several values
     command = [str(BIN / "snakemake"), *target, "--cores", "2", "--configfile", "config/tiny.yaml"]
-    first = subprocess.Popen(command, cwd=work, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    first = subprocess.Popen(command, cwd=work, env=workflow_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline and not recorded_as_finished(work, "fingerprints/shard-"):
         time.sleep(0.1)
@@ -115,7 +93,7 @@ def test_killed_during_fingerprints_resumes_without_recomputing(tmp_path, tiny_p
     first.wait(timeout=120)
     finished = {p: p.stat().st_mtime_ns for p in shards if p.exists()}
     assert len(finished) < 3, "the run ended before it could be interrupted"
-    second = subprocess.run(command, cwd=work, env=ENV, capture_output=True, text=True)
+    second = subprocess.run(command, cwd=work, env=workflow_env(), capture_output=True, text=True)
     assert second.returncode == 0, second.stderr[-3000:]
     for p in shards:
         with h5py.File(p, "r") as h5:                    # every shard complete and readable

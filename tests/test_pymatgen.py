@@ -2,13 +2,12 @@
 (cluster) is taken wherever an ``ase.Atoms`` is, in the API and the CLI, and gives the same
 fingerprint and class as the same crystal read by ASE."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from ase.build import bulk
 from ase.io import read
+from conftest import run_cli
 
 from paper_lib import classify, fingerprint, fingerprints
 from paper_lib.io import read_structure_file
@@ -128,10 +127,6 @@ def test_one_bad_object_does_not_stop_a_batch(both):
     assert "disordered" in batch.failed[0][1] and "expected an ase.Atoms" in batch.failed[1][1]
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "paper_lib", *map(str, args)], capture_output=True, text=True)
-
-
 def test_cli_reads_pymatgen_json_and_format_pymatgen(tmp_path, both, si_cif):
     _, structure = both
     saved = tmp_path / "si.json"
@@ -139,12 +134,12 @@ def test_cli_reads_pymatgen_json_and_format_pymatgen(tmp_path, both, si_cif):
     assert len(read_structure_file(saved)) == 1
     broken = tmp_path / "broken.json"
     broken.write_text('{"@module": "pymatgen.core.structure", "@class": "Structure", "lattice": ')
-    result = _cli("classify", "--json", saved, broken)
+    result = run_cli("classify", "--json", saved, broken)
     assert result.returncode == 1, result.stderr      # one file failed, the other was classified
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     good = [line for line in lines if line["source"] == str(saved)]
     assert good and good[0]["label"] == "diam"
     assert f"{broken}: pymatgen cannot read it" in result.stderr
-    forced = _cli("classify", "--json", "--format", "pymatgen", si_cif)
+    forced = run_cli("classify", "--json", "--format", "pymatgen", si_cif)
     assert forced.returncode == 0, forced.stderr
     assert json.loads(forced.stdout.splitlines()[0])["label"] == "diam"

@@ -7,13 +7,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import BIN, ROOT, snakemake, workflow_copy, workflow_env
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 HAVE_SLURM = all(shutil.which(t) for t in ("slurmctld", "slurmd", "sbatch", "munged")) and os.geteuid() == 0
 
 if not HAVE_SLURM and os.environ.get("CI") != "true":
@@ -23,26 +21,18 @@ if not HAVE_SLURM and os.environ.get("CI") != "true":
 @pytest.mark.slow
 def test_quick_preset_through_slurm(tmp_path):
     assert HAVE_SLURM, "CI must install SLURM (see .ci/run)"
-    work = tmp_path / "work"
-    work.mkdir()
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, work / name)
-    for name in ("config", "notebooks", "profiles"):
-        shutil.copytree(ROOT / name, work / name)
+    work = workflow_copy(tmp_path / "work")
     state = tmp_path / "slurm"
     cluster = ROOT / "scripts" / "slurm_cluster.sh"
     up = subprocess.run(["bash", str(cluster), "up", str(state)], capture_output=True, text=True)
     assert up.returncode == 0, up.stdout + up.stderr
     try:
-        env = {"PATH": f"{BIN}:/usr/bin:/bin:/usr/sbin", "HOME": str(Path.home()), "TF_CPP_MIN_LOG_LEVEL": "2",
-               "PYTHONPATH": str(ROOT)}      # this checkout's paper_lib, wherever the package is installed from
         cores = str(os.cpu_count())
-        run = subprocess.run(
-            [str(BIN / "snakemake"), "--workflow-profile", "profiles/slurm",
-             "--set-threads", f"fingerprints={cores}", f"train={cores}", f"evaluate={cores}",
-             "--set-resources", "train:mem_mb=6000", "evaluate:mem_mb=6000", "fingerprints:mem_mb=4000",
-             "--configfile", "config/quick.yaml"],
-            cwd=work, env=env, capture_output=True, text=True, timeout=1800)
+        run = snakemake(work, "--workflow-profile", "profiles/slurm",
+                        "--set-threads", f"fingerprints={cores}", f"train={cores}", f"evaluate={cores}",
+                        "--set-resources", "train:mem_mb=6000", "evaluate:mem_mb=6000", "fingerprints:mem_mb=4000",
+                        "--configfile", "config/quick.yaml",
+                        env=workflow_env(PATH=f"{BIN}:/usr/bin:/bin:/usr/sbin"), timeout=1800)
         log = run.stdout + run.stderr
         (ROOT / "test-artifacts").mkdir(exist_ok=True)
         (ROOT / "test-artifacts" / "slurm_snakemake.log").write_text(log)

@@ -23,11 +23,11 @@ def test_every_control_changes_the_view(tiny_results):
     first = explorer.state()
     assert first["class"] == "bcc" and first["defect"] == "pristine" and first["layer"] == "conv6"
     assert first["prediction"] == "bcc"
-    assert len(explorer.viewer._ngl_component_ids) == 1          # the structure is in the 3D view
+    assert len(list(explorer.viewer)) == 1          # the structure is in the 3D view
     picture, response = explorer.fingerprint_image.value, explorer.map_image.value
     explorer.cls.value = "fcc"
     assert explorer.state()["class"] == "fcc" and explorer.fingerprint_image.value != picture
-    assert len(explorer.viewer._ngl_component_ids) == 1          # replaced, not added
+    assert len(list(explorer.viewer)) == 1          # replaced, not added
     explorer.structure.value = explorer.structure.max
     assert explorer.state()["structure"] == 1
     for kind in explorer.defect.options:                          # every defect the structure has
@@ -84,7 +84,7 @@ def test_the_default_explorer_opens_the_shipped_sample_with_the_shipped_model():
     assert state["prediction"] == state["best"] == row["label"]   # the shipped model's class is the true one
     assert f"structure {row['sid']} (bcc)" in explorer.status.value and "predicted <b>bcc</b>" in explorer.status.value
     assert "the shipped sample" in explorer.status.value
-    assert len(explorer.viewer._ngl_component_ids) == 1           # its structure, from the sample's database
+    assert len(list(explorer.viewer)) == 1           # its structure, from the sample's database
     assert len(explorer.index.atoms(state["entry"])) > 100
     for kind in ("displacements", "vacancies"):                   # every structure has both defect kinds
         explorer.defect.value = kind

@@ -3,26 +3,17 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def snakemake(*args, cwd=ROOT):
-    return subprocess.run([str(BIN / "snakemake"), *args], cwd=cwd, capture_output=True, text=True,
-                          env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home()), "PYTHONPATH": str(ROOT)})
-
+from conftest import BIN, ROOT, snakemake, workflow_copy
 
 pytestmark = pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="workflow extra not installed")
 
 
 def test_lint_is_clean():
-    result = snakemake("--lint", "--cores", "1")
+    result = snakemake(ROOT, "--lint", "--cores", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Lints for" not in result.stdout, result.stdout
 
@@ -34,11 +25,8 @@ def test_lint_is_clean():
 ])
 def test_dry_runs_parse(args, jobs, tmp_path):
     # a scratch copy: the job count must not depend on results already in this checkout
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    result = snakemake("-n", *args, cwd=tmp_path)
+    workflow_copy(tmp_path)
+    result = snakemake(tmp_path, "-n", *args)
     assert result.returncode == 0, result.stdout + result.stderr
     if jobs is not None:
         assert f"total {jobs}" in " ".join(result.stdout.split()), result.stdout
@@ -49,15 +37,12 @@ def test_a_preset_file_is_the_whole_preset(tmp_path, tiny_preset_dict):
     training_seeds trains one network, even though config/quick.yaml lists three."""
     import yaml
 
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    workflow_copy(tmp_path)
     (tmp_path / "config" / "tiny.yaml").write_text(yaml.safe_dump(tiny_preset_dict))
-    one = snakemake("-n", "--cores", "2", "--configfile", "config/tiny.yaml", cwd=tmp_path)
+    one = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", "config/tiny.yaml")
     assert one.returncode == 0, one.stdout + one.stderr
     assert "train_seed" not in one.stdout and "rule train:" in one.stdout
-    three = snakemake("-n", "--cores", "2", cwd=tmp_path)                        # config/quick.yaml
+    three = snakemake(tmp_path, "-n", "--cores", "2")                        # config/quick.yaml
     assert three.returncode == 0 and " ".join(three.stdout.split()).count("rule train_seed:") == 2
 
 
@@ -65,11 +50,8 @@ def test_a_preset_file_is_the_whole_preset(tmp_path, tiny_preset_dict):
 def test_slurm_profile_parses_outside_a_dry_run(tmp_path):
     # a real (non-dry) run has no total core count under a cluster executor; the local rule
     # `preset` runs without submitting anything, so no SLURM daemon is needed
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    result = snakemake("--workflow-profile", "profiles/slurm", "--until", "preset", cwd=tmp_path)
+    workflow_copy(tmp_path)
+    result = snakemake(tmp_path, "--workflow-profile", "profiles/slurm", "--until", "preset")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "results" / "quick" / "preset.yaml").exists()
 
@@ -77,7 +59,7 @@ def test_slurm_profile_parses_outside_a_dry_run(tmp_path):
 def test_config_typo_stops_before_any_work(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((ROOT / "config" / "quick.yaml").read_text().replace("shards:", "shard:"))
-    result = snakemake("-n", "--cores", "1", "--configfile", str(bad))
+    result = snakemake(ROOT, "-n", "--cores", "1", "--configfile", str(bad))
     assert result.returncode != 0
     assert "unknown key 'shard'" in result.stdout + result.stderr
 
