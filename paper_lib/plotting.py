@@ -537,3 +537,21 @@ def local_boundary_figure(profiles: dict):
     ax.legend(frameon=False, fontsize=7)
     fig.tight_layout()
     return fig
+
+
+#: the level axis of each defect's accuracy curve
+DEFECT_AXIS = {"vacancies": "vacancies η (% of atoms removed)",
+               "displacements": "displacements δ (% of the nearest-neighbour distance)"}
+
+
+def save_accuracy_curves(accuracy, folder: str | Path) -> list[Path]:
+    """Draw ``accuracy_vs_vacancies`` and ``accuracy_vs_displacements`` (PNG and PDF) into ``folder``
+    from a long accuracy table (method, defect, level, n, accuracy in %); returns the files written."""
+    import matplotlib.pyplot as plt
+
+    written = []
+    for defect, xlabel in DEFECT_AXIS.items():
+        fig = accuracy_curves(accuracy, defect, xlabel)
+        written += save_figure(fig, folder, f"accuracy_vs_{defect}")
+        plt.close(fig)
+    return written

@@ -38,11 +38,8 @@ def main(argv=None) -> int:
 
     accuracy = pd.read_csv(args.figures / "accuracy.csv")
     written = []
-    for defect, xlabel in (("vacancies", "vacancies η (% of atoms removed)"),
-                           ("displacements", "displacements δ (% of the nearest-neighbour distance)")):
-        fig = plotting.accuracy_curves(accuracy, defect, xlabel)
-        written += plotting.save_figure(fig, args.figures, f"accuracy_vs_{defect}")
-        plt.close(fig)
+    written += plotting.save_accuracy_curves(accuracy, args.figures)
+    for defect in plotting.DEFECT_AXIS:
         for sentence in plotting.coinciding_curves(accuracy, defect):
             print(f"{defect}: {sentence}")
     if args.confusion:

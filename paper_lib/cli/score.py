@@ -41,22 +41,12 @@ class CLICommand:
         summary = summarise(pd.concat(tables, ignore_index=True), preset.classes)
         write_summary(summary, args.out, args.confusion, "recall.csv")
         if args.plot:
-            _plot_curves(summary.accuracy, Path(args.out).parent)
+            import matplotlib
+
+            matplotlib.use("Agg")
+            from ..plotting import save_accuracy_curves
+
+            save_accuracy_curves(summary.accuracy, Path(args.out).parent)
         print(summary.accuracy.pivot_table(index=["defect", "level"], columns="method", values="accuracy")
               .to_string(float_format=lambda x: f"{x:.1f}"))
         return 0
-
-
-def _plot_curves(accuracy, out_dir: Path) -> None:
-    """accuracy_vs_vacancies and accuracy_vs_displacements (PNG and PDF) in ``out_dir``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..plotting import accuracy_curves, save_figure
-
-    for defect, xlabel in (("vacancies", "vacancies η (%)"), ("displacements", "displacements δ (%)")):
-        fig = accuracy_curves(accuracy, defect, xlabel)
-        save_figure(fig, out_dir, f"accuracy_vs_{defect}")
-        plt.close(fig)
