@@ -19,7 +19,10 @@
 # Pristine crystal structures of the seven classes of Ziletti et al. (2018), generated from prototypes, checked with spglib, rotated, cut into finite ~250-atom clusters and scaled to a nearest-neighbour distance of 1 Å; then vacancies and random displacements at the preset's levels.
 
 # %% tags=["parameters"]
-preset = "quick"  # which results/<preset>/ to read
+preset = "quick"          # on its own, the notebook reads results/<preset>/ and writes figures/<preset>/
+structures_db = None      # the structure database (the workflow passes each path, relative to the repository)
+fingerprint_files = None  # the fingerprint files, a list (default: every shard the run's preset names)
+figures_dir = None        # the folder the figures go to
 
 # %%
 from pathlib import Path
@@ -27,15 +30,19 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from paper_lib import plotting
+from paper_lib.paths import Layout
 ROOT = plotting.repository_root()
-RESULTS, FIGURES = ROOT / "results" / preset, ROOT / "figures" / preset
+layout = Layout(preset, ROOT)    # the paths of a notebook run on its own
+structures_db = ROOT / structures_db if structures_db else layout.results / "structures.db"
+fingerprint_files = [ROOT / f for f in fingerprint_files] if fingerprint_files else layout.fingerprint_shards()
+FIGURES = ROOT / figures_dir if figures_dir else layout.figures
 
 # %% [markdown]
 # ## Structures per class and defect level
 
 # %%
 from ase.db import connect
-rows = [row.key_value_pairs for row in connect(RESULTS / "structures.db").select()]
+rows = [row.key_value_pairs for row in connect(structures_db).select()]
 structures = pd.DataFrame(rows)
 counts = structures.pivot_table(index="label", columns="defect", values="sid", aggfunc="count", fill_value=0)
 counts
@@ -63,7 +70,7 @@ plotting.save_figure(fig, FIGURES, "parameters");
 
 # %%
 from paper_lib.io import load_fingerprint_set
-data = load_fingerprint_set(sorted((RESULTS / "fingerprints").glob("shard-*.h5")), defect="pristine")
+data = load_fingerprint_set(fingerprint_files, defect="pristine")
 first = {label: np.flatnonzero(data["label"] == label)[0] for label in sorted(set(data["label"]))}
 fig = plotting.fingerprint_gallery([data["fingerprints"][i] for i in first.values()], list(first))
 plotting.save_figure(fig, FIGURES, "fingerprints");
@@ -76,7 +83,7 @@ plotting.save_figure(fig, FIGURES, "fingerprints");
 # %%
 from pymatgen.io.ase import AseAtomsAdaptor
 from paper_lib import fingerprint
-row = next(connect(RESULTS / "structures.db").select(defect="pristine", limit=1))
+row = next(connect(structures_db).select(defect="pristine", limit=1))
 atoms = row.toatoms()
 structure = AseAtomsAdaptor.get_structure(atoms)          # what a pymatgen user holds
 difference = np.abs(fingerprint(structure) - fingerprint(atoms)).max()

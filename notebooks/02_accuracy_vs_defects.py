@@ -21,7 +21,12 @@
 # The baselines are spglib at four tolerances (symprec in Å on the structures at their real size; a structure counts as correct when the space group belongs to its class) and OVITO's Polyhedral Template Matching (majority vote over the atoms it assigns). They see the preset's baseline sample (`n` in the table), the CNN every structure.
 
 # %% tags=["parameters"]
-preset = "quick"  # which results/<preset>/ to read
+preset = "quick"          # on its own, the notebook reads results/<preset>/ and writes figures/<preset>/
+accuracy_csv = None       # accuracy per method, defect and level (the workflow passes each path, relative to the repository)
+recall_csv = None         # recall per class
+confusion_dir = None      # the confusion matrices, one CSV file each
+predictions_csv = None    # the main model's prediction for every test structure
+figures_dir = None        # the folder the figures and tables go to
 
 # %%
 from pathlib import Path
@@ -29,8 +34,14 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from paper_lib import plotting
+from paper_lib.paths import Layout
 ROOT = plotting.repository_root()
-RESULTS, FIGURES = ROOT / "results" / preset, ROOT / "figures" / preset
+layout = Layout(preset, ROOT)    # the paths of a notebook run on its own
+accuracy_csv = ROOT / accuracy_csv if accuracy_csv else layout.results / "accuracy.csv"
+recall_csv = ROOT / recall_csv if recall_csv else layout.results / "recall.csv"
+confusion_dir = ROOT / confusion_dir if confusion_dir else layout.results / "confusion"
+predictions_csv = ROOT / predictions_csv if predictions_csv else layout.results / "predictions" / "cnn.csv"
+FIGURES = ROOT / figures_dir if figures_dir else layout.figures
 
 # %% [markdown]
 # ## Table 1
@@ -40,7 +51,7 @@ RESULTS, FIGURES = ROOT / "results" / preset, ROOT / "figures" / preset
 # %%
 from paper_lib.evaluation import seed_spread
 
-accuracy = pd.read_csv(RESULTS / "accuracy.csv")
+accuracy = pd.read_csv(accuracy_csv)
 spread = seed_spread(accuracy)          # each method's seeds folded into mean and s.d.
 table = spread.pivot_table(index=["defect", "level"], columns="method", values="accuracy")
 several = spread[spread["seeds"] > 1]
@@ -85,7 +96,7 @@ plotting.save_figure(fig, FIGURES, "accuracy_vs_displacements");
 # %%
 from paper_lib.uncertainty import reliability
 
-predictions = pd.read_csv(RESULTS / "predictions" / "cnn.csv")
+predictions = pd.read_csv(predictions_csv)
 ece, bins = reliability(predictions["detail"], predictions["predicted"] == predictions["label"])
 fig = plotting.reliability_diagram(bins, ece, f"CNN, {len(predictions)} test structures")
 plotting.save_figure(fig, FIGURES, "reliability")
@@ -97,7 +108,7 @@ pd.DataFrame(bins).round(4)
 # Which classes the CNN's errors come from, at every level.
 
 # %%
-recall = pd.read_csv(RESULTS / "recall.csv")
+recall = pd.read_csv(recall_csv)
 recall.to_csv(FIGURES / "recall.csv", index=False)
 cnn = recall[recall["method"] == "cnn"]
 cnn.pivot_table(index=["defect", "level"], columns="class", values="recall").round(1)
@@ -110,7 +121,7 @@ cnn.pivot_table(index=["defect", "level"], columns="class", values="recall").rou
 
 # %%
 def confusion(method, defect, level):
-    return pd.read_csv(RESULTS / "confusion" / f"{method}_{defect}_{level:g}.csv", index_col=0)
+    return pd.read_csv(confusion_dir / f"{method}_{defect}_{level:g}.csv", index_col=0)
 
 strongest = {d: accuracy.loc[accuracy["defect"] == d, "level"].max() for d in ("displacements", "vacancies")}
 weakest_vacancy = accuracy.loc[accuracy["defect"] == "vacancies", "level"].min()

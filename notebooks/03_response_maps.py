@@ -21,7 +21,10 @@
 # The structures shown are held-out validation structures the network did not train on.
 
 # %% tags=["parameters"]
-preset = "quick"  # which results/<preset>/ to read
+preset = "quick"          # on its own, the notebook reads results/<preset>/ and writes figures/<preset>/
+model_file = None         # the trained network (the workflow passes each path, relative to the repository)
+fingerprint_files = None  # the fingerprint files, a list (default: every shard the run's preset names)
+figures_dir = None        # the folder the figures and the table go to
 per_class = 8     # structures per class for the peak statistics
 top_k = 4         # feature maps kept per layer
 
@@ -31,15 +34,19 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from paper_lib import plotting
+from paper_lib.paths import Layout
 ROOT = plotting.repository_root()
-RESULTS, FIGURES = ROOT / "results" / preset, ROOT / "figures" / preset
+layout = Layout(preset, ROOT)    # the paths of a notebook run on its own
+model_file = ROOT / model_file if model_file else layout.results / "model.keras"
+fingerprint_files = [ROOT / f for f in fingerprint_files] if fingerprint_files else layout.fingerprint_shards()
+FIGURES = ROOT / figures_dir if figures_dir else layout.figures
 import json
 from paper_lib import interpret
 from paper_lib.io import load_fingerprint_set
 from paper_lib.model import load_model
 
-model = load_model(RESULTS / "model.keras")
-data = load_fingerprint_set(sorted((RESULTS / "fingerprints").glob("shard-*.h5")), defect="pristine")
+model = load_model(model_file)
+data = load_fingerprint_set(fingerprint_files, defect="pristine")
 held_out = model.metadata.get("training_data", {}).get("validation_sids", [])
 unseen = np.isin(data["sid"], held_out) if held_out else np.ones(len(data["sid"]), bool)
 # held-out structures of each class; a class with none held out (sc has 4 structures in the paper

@@ -19,7 +19,9 @@
 # A large sample is read through spherical windows on a grid; each window is classified by the shipped model in its own crystal frame, with its uncertainty, and every atom takes the vote of the windows near it (`paper_lib.local`). The samples are synthetic periodic polycrystals (`paper_lib.synthetic`): Voronoi grains of fcc Cu, bcc Fe, hcp Mg and diamond Si in random orientations, and one amorphous grain (melted fcc), at four defect levels. PTM and adaptive CNA (with OVITO's diamond identification) label the same atoms. An atom is *interior* when it lies at least 5 Å from every grain boundary.
 
 # %% tags=["parameters"]
-preset = "quick"  # which results/<preset>/ to read
+preset = "quick"          # on its own, the notebook reads results/<preset>/ and writes figures/<preset>/
+sample_files = None       # {defect level: extended XYZ file} (the workflow passes each path, relative to the repository)
+figures_dir = None        # the folder the figures and the table go to
 
 # %%
 from pathlib import Path
@@ -27,13 +29,17 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from paper_lib import plotting
+from paper_lib.paths import Layout
 ROOT = plotting.repository_root()
-RESULTS, FIGURES = ROOT / "results" / preset, ROOT / "figures" / preset
+layout = Layout(preset, ROOT)    # the paths of a notebook run on its own
+FIGURES = ROOT / figures_dir if figures_dir else layout.figures
 
 # %%
 from ase.io import read
 from paper_lib.evaluation import LOCAL_LEVELS, LOCAL_METHODS, local_scores, accuracy_by_boundary_distance, boundary_width
-samples = {level: read(RESULTS / "local" / f"{level}.extxyz") for level in LOCAL_LEVELS}
+sample_files = ({level: ROOT / f for level, f in sample_files.items()} if sample_files
+                else {level: layout.results / "local" / f"{level}.extxyz" for level in LOCAL_LEVELS})
+samples = {level: read(f) for level, f in sample_files.items()}
 first = samples["pristine"]
 print(f"{len(first)} atoms, box {first.cell[0, 0]:.1f} Å, windows of {first.info['window']:.2f} Å every "
       f"{first.info['stride']:.2f} Å ({first.info['windows']} windows)")

@@ -158,7 +158,7 @@ def test_hostile_preset_name_is_refused_and_nothing_written(sandbox, capsys, tin
 def test_hostile_preset_name_runs_no_command_in_snakemake(tmp_path, tiny_preset_dict):
     for name in ("Snakefile", "environment.yml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks"):
+    for name in ("config", "notebooks", "workflow"):
         shutil.copytree(ROOT / name, tmp_path / name)
     (tmp_path / "config" / "bad.yaml").write_text(yaml.safe_dump(dict(tiny_preset_dict, preset="$(touch PWNED)")))
     result = subprocess.run([str(BIN / "snakemake"), "--cores", "1", "--until", "preset", "--configfile",
@@ -170,7 +170,7 @@ def test_hostile_preset_name_runs_no_command_in_snakemake(tmp_path, tiny_preset_
 
 
 def test_every_snakefile_shell_placeholder_is_quoted():
-    text = (ROOT / "Snakefile").read_text()
+    text = "".join(p.read_text() for p in [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))])
     # the strings of every shell: block and the PAPERMILL command
     blocks = re.findall(r"shell:\n((?:\s+\".*\"\n)+)", text) + re.findall(r"PAPERMILL = (\".*\")", text)
     assert len(blocks) >= 14

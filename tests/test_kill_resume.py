@@ -38,7 +38,7 @@ def workspace(folder: Path) -> Path:
     folder.mkdir(parents=True)
     for name in ("Snakefile", "environment.yml"):
         shutil.copy(ROOT / name, folder / name)
-    for name in ("config", "notebooks", "profiles"):
+    for name in ("config", "notebooks", "profiles", "workflow"):
         shutil.copytree(ROOT / name, folder / name)
     small_local_maps(folder / "config" / "quick.yaml")
     return folder

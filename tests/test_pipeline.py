@@ -25,7 +25,7 @@ def workspace(tmp_path: Path) -> Path:
     """A scratch copy of what the workflow reads (the package itself is installed)."""
     for name in ("Snakefile", "environment.yml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles"):
+    for name in ("config", "notebooks", "profiles", "workflow"):
         shutil.copytree(ROOT / name, tmp_path / name)
     small_local_maps(tmp_path / "config" / "quick.yaml")
     return tmp_path

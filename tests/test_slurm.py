@@ -27,7 +27,7 @@ def test_quick_preset_through_slurm(tmp_path):
     work.mkdir()
     for name in ("Snakefile", "environment.yml"):
         shutil.copy(ROOT / name, work / name)
-    for name in ("config", "notebooks", "profiles"):
+    for name in ("config", "notebooks", "profiles", "workflow"):
         shutil.copytree(ROOT / name, work / name)
     state = tmp_path / "slurm"
     cluster = ROOT / "scripts" / "slurm_cluster.sh"

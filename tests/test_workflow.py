@@ -36,7 +36,7 @@ def test_dry_runs_parse(args, jobs, tmp_path):
     # a scratch copy: the job count must not depend on results already in this checkout
     for name in ("Snakefile", "environment.yml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles"):
+    for name in ("config", "notebooks", "profiles", "workflow"):
         shutil.copytree(ROOT / name, tmp_path / name)
     result = snakemake("-n", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -51,7 +51,7 @@ def test_a_preset_file_is_the_whole_preset(tmp_path, tiny_preset_dict):
 
     for name in ("Snakefile", "environment.yml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles"):
+    for name in ("config", "notebooks", "profiles", "workflow"):
         shutil.copytree(ROOT / name, tmp_path / name)
     (tmp_path / "config" / "tiny.yaml").write_text(yaml.safe_dump(tiny_preset_dict))
     one = snakemake("-n", "--cores", "2", "--configfile", "config/tiny.yaml", cwd=tmp_path)
@@ -67,7 +67,7 @@ def test_slurm_profile_parses_outside_a_dry_run(tmp_path):
     # `preset` runs without submitting anything, so no SLURM daemon is needed
     for name in ("Snakefile", "environment.yml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles"):
+    for name in ("config", "notebooks", "profiles", "workflow"):
         shutil.copytree(ROOT / name, tmp_path / name)
     result = snakemake("--workflow-profile", "profiles/slurm", "--until", "preset", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
