@@ -245,3 +245,24 @@ def test_the_schema_and_config_know_the_same_keys_and_names():
     assert schema["if"] == {"properties": {"split_hex_rh": {"const": True}}}
     assert counts == [list(CLASSES_8), list(CLASSES_7)]
     assert properties["preset"]["pattern"] == f"^{SAFE_NAME.pattern}$"
+
+
+def test_the_layout_names_each_shard_of_the_run_and_no_other(tmp_path, tiny_preset_dict):
+    """paper_lib.paths.Layout: a preset's three folders, and its fingerprint files by name from the
+    run's own preset.yaml: a shard left from an earlier run in more shards is not read."""
+    from paper_lib.paths import Layout, UnsafeName
+
+    layout = Layout("tiny", tmp_path)
+    assert (layout.results, layout.figures, layout.executed) == (
+        tmp_path / "results" / "tiny", tmp_path / "figures" / "tiny", tmp_path / "executed" / "tiny")
+    assert str(Layout("quick").fingerprint_shard("{shard}")) == "results/quick/fingerprints/shard-{shard}.h5"
+    layout.preset_file.parent.mkdir(parents=True)
+    layout.preset_file.write_text(yaml.safe_dump(dict(tiny_preset_dict, shards=2)))
+    (layout.results / "fingerprints").mkdir()
+    for k in range(3):                                      # shard-002.h5: from a run in three shards
+        layout.fingerprint_shard(f"{k:03d}").write_text("")
+    assert layout.fingerprint_shards() == [layout.results / "fingerprints" / f"shard-00{k}.h5" for k in (0, 1)]
+    assert len(layout.fingerprint_shards(3)) == 3
+    for bad in ("../elsewhere", "/tmp/x", "a b"):
+        with pytest.raises(UnsafeName, match="preset name"):
+            Layout(bad)
