@@ -58,6 +58,25 @@ def tiny_preset_dict():
     return tiny_preset()
 
 
+#: what the workflow reads besides the installed package: a scratch copy of these runs it
+WORKFLOW_FILES = ("Snakefile", "environment.yml", "config", "notebooks", "profiles", "workflow")
+
+
+def copy_workflow(folder) -> "Path":
+    """A scratch copy of the workflow (:data:`WORKFLOW_FILES`) in ``folder``; returns the folder."""
+    import shutil
+    from pathlib import Path
+
+    root, folder = Path(__file__).resolve().parents[1], Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        if (root / name).is_dir():
+            shutil.copytree(root / name, folder / name)
+        else:
+            shutil.copy(root / name, folder / name)
+    return folder
+
+
 def small_local_maps(preset, atoms: int = 6000) -> None:
     """Rewrite a preset file (a workflow copy's config/quick.yaml) with its local-map polycrystal at
     ``atoms`` atoms: tests of the workflow's mechanics need not pay for four 20,000-atom maps."""

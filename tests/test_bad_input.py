@@ -20,6 +20,7 @@ import pytest
 import yaml
 from ase import Atoms
 from ase.build import bulk
+from conftest import copy_workflow
 
 from paper_lib import config
 from paper_lib.cli import main
@@ -156,10 +157,7 @@ def test_hostile_preset_name_is_refused_and_nothing_written(sandbox, capsys, tin
 
 @pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="workflow extra not installed")
 def test_hostile_preset_name_runs_no_command_in_snakemake(tmp_path, tiny_preset_dict):
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "workflow"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    copy_workflow(tmp_path)
     (tmp_path / "config" / "bad.yaml").write_text(yaml.safe_dump(dict(tiny_preset_dict, preset="$(touch PWNED)")))
     result = subprocess.run([str(BIN / "snakemake"), "--cores", "1", "--until", "preset", "--configfile",
                              "config/bad.yaml"], cwd=tmp_path, capture_output=True, text=True,

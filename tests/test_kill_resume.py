@@ -14,7 +14,6 @@ import base64
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import small_local_maps
+from conftest import copy_workflow, small_local_maps
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -36,10 +35,7 @@ pytestmark = [pytest.mark.slow,
 
 def workspace(folder: Path) -> Path:
     folder.mkdir(parents=True)
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, folder / name)
-    for name in ("config", "notebooks", "profiles", "workflow"):
-        shutil.copytree(ROOT / name, folder / name)
+    copy_workflow(folder)
     small_local_maps(folder / "config" / "quick.yaml")
     return folder
 

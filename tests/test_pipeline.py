@@ -1,7 +1,6 @@
 """The quick preset end to end through Snakemake, and an interrupted run that resumes."""
 import base64
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from conftest import small_local_maps
+from conftest import copy_workflow, small_local_maps
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,10 +22,7 @@ pytestmark = pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="workfl
 
 def workspace(tmp_path: Path) -> Path:
     """A scratch copy of what the workflow reads (the package itself is installed)."""
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles", "workflow"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    copy_workflow(tmp_path)
     small_local_maps(tmp_path / "config" / "quick.yaml")
     return tmp_path
 

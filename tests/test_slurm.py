@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -25,10 +26,7 @@ def test_quick_preset_through_slurm(tmp_path):
     assert HAVE_SLURM, "CI must install SLURM (see .ci/run)"
     work = tmp_path / "work"
     work.mkdir()
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, work / name)
-    for name in ("config", "notebooks", "profiles", "workflow"):
-        shutil.copytree(ROOT / name, work / name)
+    copy_workflow(work)
     state = tmp_path / "slurm"
     cluster = ROOT / "scripts" / "slurm_cluster.sh"
     up = subprocess.run(["bash", str(cluster), "up", str(state)], capture_output=True, text=True)

@@ -8,6 +8,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from conftest import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -34,10 +35,7 @@ def test_lint_is_clean():
 ])
 def test_dry_runs_parse(args, jobs, tmp_path):
     # a scratch copy: the job count must not depend on results already in this checkout
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles", "workflow"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    copy_workflow(tmp_path)
     result = snakemake("-n", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     if jobs is not None:
@@ -49,10 +47,7 @@ def test_a_preset_file_is_the_whole_preset(tmp_path, tiny_preset_dict):
     training_seeds trains one network, even though config/quick.yaml lists three."""
     import yaml
 
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles", "workflow"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    copy_workflow(tmp_path)
     (tmp_path / "config" / "tiny.yaml").write_text(yaml.safe_dump(tiny_preset_dict))
     one = snakemake("-n", "--cores", "2", "--configfile", "config/tiny.yaml", cwd=tmp_path)
     assert one.returncode == 0, one.stdout + one.stderr
@@ -65,10 +60,7 @@ def test_a_preset_file_is_the_whole_preset(tmp_path, tiny_preset_dict):
 def test_slurm_profile_parses_outside_a_dry_run(tmp_path):
     # a real (non-dry) run has no total core count under a cluster executor; the local rule
     # `preset` runs without submitting anything, so no SLURM daemon is needed
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("config", "notebooks", "profiles", "workflow"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    copy_workflow(tmp_path)
     result = snakemake("--workflow-profile", "profiles/slurm", "--until", "preset", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "results" / "quick" / "preset.yaml").exists()
