@@ -150,6 +150,7 @@ class Explorer:
 
         import_tensorflow()
         from .model import load_model
+        from .paths import Layout
         from .plotting import repository_root
 
         if preset is None and results is None:       # the shipped sample
@@ -162,7 +163,7 @@ class Explorer:
                 except FileNotFoundError:
                     root = Path.cwd()
             self.root = Path(root) if root else repository_root()
-            self.results = Path(results) if results else self.root / "results" / preset
+            self.results = Path(results) if results else Layout(preset, self.root).results
         self.index = FingerprintIndex.of(self.results, self.root)
         own = self.results / "model.keras"
         model = model if model else (own if own.exists() else None)

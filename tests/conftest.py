@@ -16,7 +16,7 @@ BIN = Path(sys.executable).parent
 
 #: what a scratch copy of the workflow holds (the package comes from PYTHONPATH)
 WORKFLOW_FILES = ("Snakefile", "environment.yml")
-WORKFLOW_FOLDERS = ("config", "notebooks", "profiles")
+WORKFLOW_FOLDERS = ("config", "notebooks", "profiles", "workflow")
 
 
 def run_cli(*args, cwd=None, env=None, check=False) -> subprocess.CompletedProcess:

@@ -161,7 +161,7 @@ def test_hostile_preset_name_runs_no_command_in_snakemake(tmp_path, tiny_preset_
 
 
 def test_every_snakefile_shell_placeholder_is_quoted():
-    text = (ROOT / "Snakefile").read_text()
+    text = "".join(p.read_text() for p in [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))])
     # the strings of every shell: block and the PAPERMILL command
     blocks = re.findall(r"shell:\n((?:\s+\".*\"\n)+)", text) + re.findall(r"PAPERMILL = (\".*\")", text)
     assert len(blocks) >= 14

@@ -23,12 +23,11 @@ class CLICommand:
         from .. import config
         from ..defects import dataset_rows
         from ..io import write_structures
-        from ..paths import child
+        from ..paths import Layout
 
         preset = config.load(args.config)
         k, n = args.shard
-        out = (Path(args.out) if args.out
-               else child("results", preset.name, what="preset name", source=args.config) / "structures.db")
+        out = Path(args.out) if args.out else Layout(preset.name).results / "structures.db"
         n_pristine = len(range(k, preset.n_pristine, n))
         start = time.perf_counter()
         written = write_structures(out, dataset_rows(preset, k, n, args.processes),
