@@ -106,12 +106,5 @@ overall.round(3)
 table[table["map"] == "class"].set_index("class").round(3)
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3.2))
-x = np.arange(len(overall))
-for j, (column, colour) in enumerate([("trained", "k"), ("untrained", "0.6"), ("random", "0.85")]):
-    ax.bar(x + (j - 1) * 0.27, overall[column], width=0.27, color=colour, label=column)
-ax.set_xticks(x, overall.index, fontsize=8)
-ax.set_ylabel("share of response on peaks")
-ax.legend(fontsize=8)
-fig.tight_layout()
+fig = plotting.peak_concentration_figure(table)
 plotting.save_figure(fig, FIGURES, "peak_concentration");
