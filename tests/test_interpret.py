@@ -93,3 +93,131 @@ def test_trained_maps_sit_on_the_peaks(shipped, fingerprints):
     assert (class_rows["vs_untrained"] > 1).all(), class_rows
     first = table[table["map"] == "conv1"]
     assert (first["vs_random"] >= 3).all(), first
+
+
+# --------------------------------------------------------------------------------------------
+# Class-specific (gradient) maps and the deletion test
+# --------------------------------------------------------------------------------------------
+
+def test_gradient_maps_depend_on_the_class(shipped, fingerprints):
+    """On a bcc fingerprint the network tells bcc from fcc: the two classes' gradient x input maps
+    differ, and deleting each map's top pixels lowers its own class's score more than the other
+    map's top pixels do."""
+    import tensorflow as tf
+
+    fp = fingerprints["bcc"]
+    bcc, fcc = shipped.classes.index("bcc"), shipped.classes.index("fcc")
+    keras_model = interpret._keras_model(shipped)
+    assert interpret._probabilities(keras_model, fp[None])[0, bcc] > 0.9
+    maps = interpret.saliency_maps(shipped, np.stack([fp, fp]), [bcc, fcc], "gradient_x_input")
+    assert interpret._cosine(maps[0], maps[1]) < 0.5
+
+    def scores(x):
+        return interpret._scores(keras_model, tf.convert_to_tensor(x), "logit").numpy()[0]
+
+    intact = scores(fp[None])
+    by_bcc = intact - scores(interpret.delete_top(fp[None], maps[:1], 5))
+    by_fcc = intact - scores(interpret.delete_top(fp[None], maps[1:], 5))
+    assert by_bcc[bcc] > by_fcc[bcc] and by_fcc[fcc] > by_bcc[fcc], (by_bcc, by_fcc)
+
+
+def test_gradient_x_input_is_the_first_order_score_change(shipped, fingerprints):
+    """Summed over pixels, gradient x input is the score's derivative along the fingerprint: what a
+    small uniform dimming removes, per unit of dimming (a finite-difference check of the gradient)."""
+    fp = fingerprints["fcc"]
+    c = shipped.classes.index("fcc")
+    gradient = interpret.input_gradients(shipped, fp, c)
+    assert gradient.shape == fp.shape
+    import tensorflow as tf
+
+    keras_model = interpret._keras_model(shipped)
+    eps = 1e-3
+    score = lambda x: float(interpret._scores(keras_model, tf.convert_to_tensor(x[None]), "logit")[0, c])  # noqa: E731
+    finite = (score(fp) - score(fp * (1 - eps))) / eps
+    assert finite == pytest.approx(float((gradient * fp).sum()), rel=0.05, abs=0.05)
+
+
+def _toy_model():
+    """A network whose answer is known: 8 x 8 x 1 images, class 0's score is the sum of the four
+    pixels of set A minus that of set B, class 1's the opposite. Eight brighter distractor pixels
+    carry no weight."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    flat = keras.layers.Flatten()(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax", name="probabilities")(flat)
+    model = keras.Model(inputs, outputs)
+    weights = np.zeros((64, 2), np.float32)
+    weights[TOY_A, 0], weights[TOY_B, 0] = 1.0, -1.0
+    weights[TOY_A, 1], weights[TOY_B, 1] = -1.0, 1.0
+    model.get_layer("probabilities").set_weights([weights, np.zeros(2, np.float32)])
+    return model
+
+
+TOY_A, TOY_B, TOY_DISTRACTORS = [9, 18, 27, 36], [14, 21, 42, 49], [0, 7, 56, 63, 3, 24, 39, 60]
+
+
+def _toy_data(n: int = 40, seed: int = 0):
+    """Images of both classes: the class's own set at 0.5, the other's at 0.1, distractors at 1.0,
+    the rest weak noise (0..0.05)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    images = rng.uniform(0, 0.05, (n, 64)).astype(np.float32)
+    for i, label in enumerate(labels):
+        own, other = (TOY_A, TOY_B) if label == 0 else (TOY_B, TOY_A)
+        images[i, own], images[i, other], images[i, TOY_DISTRACTORS] = 0.5, 0.1, 1.0
+    return images.reshape(n, 8, 8, 1), labels
+
+
+def test_deletion_finds_the_pixels_a_known_network_uses():
+    """Deleting the four pixels gradient x input ranks highest flips every answer of the toy network;
+    deleting the four brightest pixels, four random ones or the top four of an untrained network's
+    map does not. Ranking the wrong way round, deleting the wrong pixels or taking the other class's
+    gradient would fail it."""
+    model = _toy_model()
+    images, labels = _toy_data()
+    before = interpret.deletion_curve(model, images, labels, images, [0])
+    assert before["correct"].all()
+    rng = np.random.default_rng(1)
+    k = [4]
+    maps = {"gradient x input": interpret.saliency_maps(model, images, labels, "gradient_x_input"),
+            "brightest": images,
+            "untrained": interpret.saliency_maps(interpret.untrained_like(model, seed=3), images, labels),
+            "random": rng.random(images.shape)}
+    accuracy = {name: interpret.deletion_curve(model, images, labels, m, k)["correct"].mean() for name, m in maps.items()}
+    assert accuracy["gradient x input"] == 0.0, accuracy
+    assert accuracy["brightest"] == 1.0, accuracy
+    assert accuracy["random"] >= 0.8 and accuracy["untrained"] >= 0.5, accuracy
+    top = interpret.deletion_order(maps["gradient x input"][:1])[0, :4]
+    assert sorted(top) == TOY_A                                    # the first image is class 0
+
+
+def test_delete_top_sets_exactly_k_pixels():
+    rng = np.random.default_rng(0)
+    fps = rng.uniform(0.5, 1, (3, 64, 64, 3)).astype(np.float32)
+    maps = rng.random(fps.shape)
+    out = interpret.delete_top(fps, maps, 25, background=0.0)
+    assert ((out == 0).reshape(3, -1).sum(axis=1) == 25).all()
+    assert np.array_equal(out[out != 0], fps[out != 0])
+    flat_map = maps.reshape(3, -1)
+    for i in range(3):
+        deleted = flat_map[i][(out[i] == 0).ravel()]
+        kept = flat_map[i][(out[i] != 0).ravel()]
+        assert deleted.min() > kept.max()
+    with pytest.raises(ValueError, match="shape"):
+        interpret.delete_top(fps, maps[:, :32], 5)
+
+
+def test_filter_usage_and_map_similarity(shipped, fingerprints):
+    fps = list(fingerprints.values())
+    usage = interpret.filter_usage(shipped, np.stack(fps))
+    assert set(usage["layer"]) == {f"conv{i}" for i in range(1, 7)}
+    for _, layer in usage.groupby("layer"):
+        assert layer["activation_share"].sum() == pytest.approx(1.0)
+        assert layer["top_k_share"].sum() == pytest.approx(interpret.TOP_K)
+        assert ((layer["fires"] >= 0) & (layer["fires"] <= 1)).all()
+    table = interpret.map_similarity_table(shipped, fps, list(fingerprints), layers=["conv6"], rectify=(False,))
+    assert list(table["layer"]) == ["fingerprint", "conv6"]
+    row = table.set_index("layer").loc["conv6"]
+    assert 0 <= row["between_class"] <= 1 and 0 <= row["blank"] <= 1 and np.isnan(row["within_class"])
