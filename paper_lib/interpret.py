@@ -158,13 +158,15 @@ def _project(keras_model, signal, start: str, outputs: dict, rectify: bool = Fal
 
 
 def response_maps(model, fingerprint: np.ndarray, layer: str | None = None, top_k: int = TOP_K,
-                  rectify: bool = False) -> ResponseMaps:
+                  rectify: bool = False, pool_switches: bool = False) -> ResponseMaps:
     """The deconvolution maps of ``fingerprint`` (64, 64, 3) for conv ``layer`` (default: the
     last), one per each of the ``top_k`` most active feature maps (see the module docstring).
 
     ``model`` is a LoadedModel (``paper_lib.model.load_model``) or a Keras model. ``rectify`` also
     passes the projected signal through a ReLU at every layer (Zeiler & Fergus' own rule; with the
     switches this is guided backpropagation); the reference code uses the switches alone.
+    ``pool_switches`` undoes each max-pool by sending the signal only to the window's maximum
+    (Zeiler & Fergus' pooling switches) instead of 2 x 2 upsampling.
     """
     keras_model = _keras_model(model)
     _check_supported(keras_model)
@@ -185,7 +187,7 @@ def response_maps(model, fingerprint: np.ndarray, layer: str | None = None, top_
     for i, f in enumerate(filters):
         y, x = np.unravel_index(np.argmax(activation[..., f]), activation.shape[:2])
         signal[i, y, x, f] = activation[y, x, f]                               # its strongest activation
-    projected = _project(keras_model, signal, layer, outputs, rectify=rectify)
+    projected = _project(keras_model, signal, layer, outputs, rectify=rectify, pool_switches=pool_switches)
     return ResponseMaps(layer=layer, filters=filters, strength=strength[filters],
                         maps=np.maximum(projected, 0).astype(np.float32))
 
@@ -501,10 +503,10 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def map_similarity_table(model, fingerprints, labels, layers=None, top_k: int = TOP_K,
-                         rectify=(False, True), **mask_options):
+                         rectify=(False, True), pool_switches=(False,), **mask_options):
     """How much each layer's summed map (:func:`response_maps`) is the same whatever the fingerprint.
 
-    One row per (layer, rectify), plus a row ``fingerprint`` for the fingerprints themselves:
+    One row per (layer, rectify, pool_switches) (the options of :func:`response_maps`), plus a row ``fingerprint`` for the fingerprints themselves:
     ``between_class`` and ``within_class``, the mean cosine similarity (0..1; the maps are
     non-negative) of the maps of two fingerprints of different classes and of the same class;
     ``blank``, the mean cosine similarity with the map of an all-zero fingerprint (a map drawn with
@@ -529,11 +531,13 @@ def map_similarity_table(model, fingerprints, labels, layers=None, top_k: int = 
                                               for m, fp in zip(maps, fingerprints)]))
         return row
 
-    rows = [{"layer": "fingerprint", "rectify": False, **summarise(fingerprints)}]
+    rows = [{"layer": "fingerprint", "rectify": False, "pool_switches": False, **summarise(fingerprints)}]
     empty = np.zeros_like(fingerprints[0])
     for name in names:
         for rect in np.atleast_1d(rectify):
-            maps = [response_maps(model, fp, name, top_k, bool(rect)).total for fp in fingerprints]
-            blank = response_maps(model, empty, name, top_k, bool(rect)).total
-            rows.append({"layer": name, "rectify": bool(rect), **summarise(maps, blank)})
+            for pool in np.atleast_1d(pool_switches):
+                options = {"rectify": bool(rect), "pool_switches": bool(pool)}
+                maps = [response_maps(model, fp, name, top_k, **options).total for fp in fingerprints]
+                blank = response_maps(model, empty, name, top_k, **options).total
+                rows.append({"layer": name, **options, **summarise(maps, blank)})
     return pd.DataFrame(rows)

@@ -221,3 +221,18 @@ def test_filter_usage_and_map_similarity(shipped, fingerprints):
     assert list(table["layer"]) == ["fingerprint", "conv6"]
     row = table.set_index("layer").loc["conv6"]
     assert 0 <= row["between_class"] <= 1 and 0 <= row["blank"] <= 1 and np.isnan(row["within_class"])
+
+
+def test_pool_switches_send_the_signal_to_each_window_maximum():
+    import keras
+
+    inputs = keras.Input((4, 4, 1))
+    pooled = keras.layers.MaxPooling2D(2, name="pool")(inputs)
+    model = keras.Model(inputs, pooled)
+    image = np.arange(16, dtype=np.float32)[::-1].reshape(4, 4, 1)          # maxima at each window's top left
+    outputs = interpret._forward(model, image)
+    signal = np.ones((1, 2, 2, 1), np.float32)
+    up = interpret._project(model, signal, "pool", outputs)[0, ..., 0]
+    switched = interpret._project(model, signal, "pool", outputs, pool_switches=True)[0, ..., 0]
+    assert (up == 1).all()
+    assert np.array_equal(switched, np.kron(np.ones((2, 2)), [[1, 0], [0, 0]]))
