@@ -110,6 +110,7 @@ def _forward(keras_model, fingerprint: np.ndarray) -> dict:
     out = {}
     for layer in keras_model.layers:
         if type(layer).__name__ == "InputLayer":
+            out[layer.name] = x                                                # the fingerprint itself
             continue
         x = layer(x, training=False)
         out[layer.name] = x
@@ -126,12 +127,13 @@ def _project(keras_model, signal, start: str, outputs: dict, rectify: bool = Fal
     """
     import tensorflow as tf
 
+    inputs = [layer.name for layer in keras_model.layers if type(layer).__name__ == "InputLayer"]
     layers = [layer for layer in keras_model.layers if type(layer).__name__ != "InputLayer"]
     index = [layer.name for layer in layers].index(start)
     for position in range(index, -1, -1):
         layer = layers[position]
         kind = type(layer).__name__
-        below = outputs[layers[position - 1].name] if position > 0 else None
+        below = outputs[layers[position - 1].name] if position > 0 else outputs.get(inputs[0] if inputs else None)
         if kind in ("Conv2D", "Dense") and layer.activation.__name__ == "relu":
             signal = signal * tf.cast(outputs[layer.name] > 0, signal.dtype)   # ReLU switch
             if rectify:                                                        # deconvnet's own ReLU
