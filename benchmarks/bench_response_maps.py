@@ -72,7 +72,7 @@ def held_out(results: Path, model, per_class: int, seed: int) -> dict:
         with h5py.File(shards[number], "r") as h5:
             fingerprints.append(h5["fingerprints"][np.sort(group["row"].to_numpy())])
     meta = meta.sort_values(["shard", "row"])
-    return {"fingerprints": np.concatenate(fingerprints).astype(np.float32), "label": meta["label"].to_numpy(),
+    return {"fingerprints": np.concatenate(fingerprints).astype(np.float32), "label": meta["label"].to_numpy(str),
             "defect": meta["defect"].to_numpy(), "level": meta["level"].to_numpy(), "sid": meta["sid"].to_numpy()}
 
 

@@ -494,7 +494,7 @@ def deletion_test(model, untrained, fingerprints: np.ndarray, labels, ks=DELETIO
 
     classes = list(getattr(model, "classes", []))
     labels = np.asarray(labels)
-    index = np.array([classes.index(c) for c in labels]) if labels.dtype.kind in "US" else labels.astype(int)
+    index = labels.astype(int) if labels.dtype.kind in "iu" else np.array([classes.index(str(c)) for c in labels], int)
     names = np.array([classes[i] for i in index]) if classes else index.astype(str)
     fingerprints = np.asarray(fingerprints, np.float32)
     ks = [int(k) for k in ks]

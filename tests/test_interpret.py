@@ -236,3 +236,25 @@ def test_pool_switches_send_the_signal_to_each_window_maximum():
     switched = interpret._project(model, signal, "pool", outputs, pool_switches=True)[0, ..., 0]
     assert (up == 1).all()
     assert np.array_equal(switched, np.kron(np.ones((2, 2)), [[1, 0], [0, 0]]))
+
+
+def test_deletion_test_table_has_every_map_and_control(tmp_path):
+    """The whole deletion test on the toy network: every map from both networks, the three controls,
+    pooled and per class; gradient x input of the true class beats every control at k = 4, and the
+    figure is drawn."""
+    from paper_lib import plotting
+
+    model = _toy_model()
+    images, labels = _toy_data()
+    table = interpret.deletion_test(model, interpret.untrained_like(model, seed=3), images, labels, ks=(0, 4),
+                                    maps=("gradient x input",), draws=2)
+    pooled = table[table["class"] == "all"].set_index(["map", "network", "draw", "k"])["accuracy"]
+    assert set(pooled.index.get_level_values("map")) == {"gradient x input", "gradient x input, runner-up class",
+                                                         "brightest pixels", "random"}
+    assert (pooled.xs(0, level="k") == 1).all()
+    at4 = pooled.xs(4, level="k")
+    assert at4["gradient x input", "trained", 0] == 0
+    assert at4.drop(("gradient x input", "trained", 0)).min() >= 0.5, at4
+    assert set(table["class"]) == {"all", "0", "1"} and (table.loc[table["class"] == "0", "n"] == 20).all()
+    paths = plotting.save_figure(plotting.deletion_figure(table), tmp_path, "deletion")
+    assert all(p.stat().st_size > 0 for p in paths)
