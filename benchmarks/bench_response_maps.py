@@ -37,44 +37,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def held_out(results: Path, model, per_class: int, seed: int) -> dict:
-    """The held-out fingerprints of ``model`` in ``results/fingerprints``: up to ``per_class`` per
-    class, drawn at random among the pristine and defective rows of its validation structures.
-    Reads the selected rows only. Returns ``fingerprints``, ``label``, ``defect``, ``level``, ``sid``."""
-    import h5py
-
-    from paper_lib.io import read_fingerprints
-
-    validation = np.asarray(model.metadata.get("training_data", {}).get("validation_sids", []))
-    if not len(validation):
-        raise SystemExit(f"{model.path}: its metadata lists no validation structures; nothing is held out")
-    shards = sorted((results / "fingerprints").glob("shard-*.h5"))
-    if not shards:
-        raise SystemExit(f"{results / 'fingerprints'}: no shard-*.h5")
-    meta = []
-    for number, path in enumerate(shards):
-        m = read_fingerprints(path, with_fingerprints=False)
-        rows = np.flatnonzero(np.isin(m["sid"], validation))
-        meta.append(pd.DataFrame({"shard": number, "row": rows, "sid": m["sid"][rows], "label": m["label"][rows],
-                                  "defect": m["defect"][rows], "level": m["level"][rows]}))
-    meta = pd.concat(meta, ignore_index=True)
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for label in model.classes:
-        rows = meta.index[meta["label"] == label].to_numpy()
-        chosen.extend(rng.permutation(rows)[:per_class])
-    meta = meta.loc[sorted(chosen)]
-    fingerprints = []
-    for number, group in meta.groupby("shard", sort=True):
-        with h5py.File(shards[number], "r") as h5:
-            fingerprints.append(h5["fingerprints"][np.sort(group["row"].to_numpy())])
-    meta = meta.sort_values(["shard", "row"])
-    return {"fingerprints": np.concatenate(fingerprints).astype(np.float32), "label": meta["label"].to_numpy(str),
-            "defect": meta["defect"].to_numpy(), "level": meta["level"].to_numpy(), "sid": meta["sid"].to_numpy()}
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -99,7 +61,8 @@ def main(argv=None) -> int:
     clock = {}
 
     start = time.perf_counter()
-    data = held_out(results, model, args.per_class, args.seed)
+    data = interpret.held_out_fingerprints(sorted((results / "fingerprints").glob("shard-*.h5")), model,
+                                           args.per_class, args.seed)
     clock["read"] = time.perf_counter() - start
     counts = pd.Series(data["label"]).value_counts().reindex(model.classes, fill_value=0)
     print(f"{len(data['label'])} held-out fingerprints: " + ", ".join(f"{c} {n}" for c, n in counts.items()),

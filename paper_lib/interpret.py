@@ -38,6 +38,7 @@ Dropout, Flatten, Dense, BatchNormalization) and refuses others.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -470,6 +471,44 @@ def _maps_of(network, fingerprints, labels, kind: str, top_k: int = TOP_K) -> np
         layer = kind.split()[0]
         return np.stack([response_maps(network, fp, layer, top_k).total for fp in fingerprints])
     raise ValueError(f"deletion: unknown map {kind!r}; choose from {', '.join(DELETION_MAPS)}")
+
+
+def held_out_fingerprints(paths, model, per_class: int, seed: int = 0) -> dict:
+    """Fingerprints of the structures ``model`` held out for validation (``validation_sids`` of its
+    metadata) from the fingerprint files ``paths`` (a preset's ``fingerprints/shard-*.h5``): up to
+    ``per_class`` per class, drawn at random (``seed``) among their pristine and defective rows.
+    Reads only the rows chosen. Returns ``fingerprints`` (n, 64, 64, 3) float32, ``label``,
+    ``defect``, ``level`` (%) and ``sid``, in file order."""
+    import h5py
+    import pandas as pd
+
+    from .io import read_fingerprints
+
+    validation = np.asarray(getattr(model, "metadata", {}).get("training_data", {}).get("validation_sids", []))
+    if not len(validation):
+        raise ValueError(f"{getattr(model, 'path', 'the model')}: its metadata lists no validation structures")
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("held-out fingerprints: no fingerprint files given")
+    meta = []
+    for number, path in enumerate(paths):
+        m = read_fingerprints(path, with_fingerprints=False)
+        rows = np.flatnonzero(np.isin(m["sid"], validation))
+        meta.append(pd.DataFrame({"file": number, "row": rows, "sid": m["sid"][rows], "label": m["label"][rows],
+                                  "defect": m["defect"][rows], "level": m["level"][rows]}))
+    meta = pd.concat(meta, ignore_index=True)
+    rng = np.random.default_rng(seed)
+    classes = list(getattr(model, "classes", None) or dict.fromkeys(meta["label"]))
+    chosen = np.concatenate([rng.permutation(meta.index[meta["label"] == c].to_numpy())[:per_class]
+                             for c in classes] or [np.zeros(0, int)])
+    meta = meta.loc[np.sort(chosen)].sort_values(["file", "row"])
+    fingerprints = [np.zeros((0, 64, 64, 3), np.float32)]
+    for number, group in meta.groupby("file", sort=True):
+        with h5py.File(paths[number], "r") as h5:
+            fingerprints.append(h5["fingerprints"][group["row"].to_numpy()].astype(np.float32))
+    return {"fingerprints": np.concatenate(fingerprints), "label": meta["label"].to_numpy(str),
+            "defect": meta["defect"].to_numpy(str), "level": meta["level"].to_numpy(float),
+            "sid": meta["sid"].to_numpy()}
 
 
 def deletion_test(model, untrained, fingerprints: np.ndarray, labels, ks=DELETION_KS, maps=DELETION_MAPS,

@@ -258,3 +258,33 @@ def test_deletion_test_table_has_every_map_and_control(tmp_path):
     assert set(table["class"]) == {"all", "0", "1"} and (table.loc[table["class"] == "0", "n"] == 20).all()
     paths = plotting.save_figure(plotting.deletion_figure(table), tmp_path, "deletion")
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_held_out_fingerprints_reads_only_validation_structures(tmp_path):
+    """Two files, structures 0..9 of two classes with a pristine and a defective row each; the model
+    held out structures 2, 3 and 7: only their rows come back, at most ``per_class`` per class, each
+    fingerprint with its own row's keys."""
+    from types import SimpleNamespace
+
+    from paper_lib.io import write_fingerprints
+
+    paths = []
+    for number in range(2):
+        sids = np.repeat(np.arange(5) + 5 * number, 2)
+        labels = np.where(sids % 2, "fcc", "bcc")
+        fps = np.zeros((10, 64, 64, 3), np.float32)
+        fps[:, 0, 0, 0] = sids / 10                                    # each row marked by its structure
+        path = tmp_path / f"shard-{number:03d}.h5"
+        write_fingerprints(path, fps, {"row_id": np.arange(10), "sid": sids, "label": labels,
+                                       "defect": np.tile(["pristine", "vacancies"], 5), "level": np.tile([0.0, 10.0], 5)},
+                           [], {"fingerprint": "{}"})
+        paths.append(path)
+    model = SimpleNamespace(classes=("bcc", "fcc"), path="toy", metadata={"training_data": {"validation_sids": [2, 3, 7]}})
+    everything = interpret.held_out_fingerprints(paths, model, per_class=10)
+    assert sorted(everything["sid"]) == [2, 2, 3, 3, 7, 7]
+    assert np.allclose(everything["fingerprints"][:, 0, 0, 0], everything["sid"] / 10)
+    assert list(everything["label"]) == ["bcc" if s % 2 == 0 else "fcc" for s in everything["sid"]]
+    few = interpret.held_out_fingerprints(paths, model, per_class=1, seed=4)
+    assert sorted(few["label"]) == ["bcc", "fcc"]
+    with pytest.raises(ValueError, match="no validation structures"):
+        interpret.held_out_fingerprints(paths, SimpleNamespace(metadata={}, path="toy"), per_class=1)
