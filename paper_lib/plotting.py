@@ -345,3 +345,28 @@ def deletion_figure(table, group: str = "all"):
     axes[1].legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig
+
+
+def saliency_figure(fingerprints, titles, true_maps, other_maps, other_titles, gamma: float = 0.5):
+    """Class-specific maps, one row per structure: the fingerprint; gradient x input of its true
+    class (``true_maps``, (64, 64, 3) each, signed), its positive part (the pixels that speak for the
+    class) and its negative part (against); and the positive part of another class's map
+    (``other_maps``, titled ``other_titles``, e.g. the runner-up class). Each panel is scaled to its
+    own maximum; colours are the fingerprint's channels."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(len(fingerprints), 4, figsize=(6.0, 1.5 * len(fingerprints)), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for row, (fp, title, own, other, other_title) in enumerate(zip(fingerprints, titles, true_maps, other_maps,
+                                                                   other_titles)):
+        own = np.asarray(own, np.float64)
+        panels = [(fingerprint_rgb(fp, scale=1, gamma=gamma), title),
+                  (response_rgb(own), f"for {title}"), (response_rgb(-own), f"against {title}"),
+                  (response_rgb(other), f"for {other_title}")]
+        for ax, (image, text) in zip(axes[row], panels):
+            ax.imshow(image, interpolation="nearest")
+            ax.set_title(text, fontsize=7)
+    fig.tight_layout(pad=0.3)
+    return fig
