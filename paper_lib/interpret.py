@@ -619,6 +619,14 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / norm) if norm > 0 else 0.0
 
 
+def _extent(response: np.ndarray, floor: float = 0.01) -> float:
+    """Share (0..1) of the detector's pixels where the positive ``response`` (64, 64, 3), summed over
+    channels, is above ``floor`` times its maximum; 0 for an empty map."""
+    total = np.maximum(np.asarray(response, np.float64), 0).sum(axis=-1)
+    top = float(total.max())
+    return float((total > floor * top).mean()) if top > 0 else 0.0
+
+
 def map_similarity_table(model, fingerprints, labels, layers=None, top_k: int = TOP_K,
                          rectify=(False, True), pool_switches=(False,), **mask_options):
     """How much each layer's summed map (:func:`response_maps`) is the same whatever the fingerprint.
@@ -628,8 +636,10 @@ def map_similarity_table(model, fingerprints, labels, layers=None, top_k: int = 
     non-negative) of the maps of two fingerprints of different classes and of the same class;
     ``blank``, the mean cosine similarity with the map of an all-zero fingerprint (a map drawn with
     no structure at all: what the weights and biases give alone; 0 where that map is empty); and
-    ``peak_share``, the mean share of the map on the diffraction peaks (:func:`peak_concentration`).
-    A map with ``between_class`` well above the fingerprints' own is class-independent.
+    ``peak_share``, the mean share of the map on the diffraction peaks (:func:`peak_concentration`);
+    ``extent``, the mean share of the detector's pixels (channels summed) where the map is above
+    1 % of its maximum. A map with ``between_class`` well above the fingerprints' own is
+    class-independent.
     """
     import pandas as pd
 
@@ -646,6 +656,7 @@ def map_similarity_table(model, fingerprints, labels, layers=None, top_k: int = 
         row["blank"] = float(np.mean([_cosine(m, blank) for m in maps])) if blank is not None else np.nan
         row["peak_share"] = float(np.nanmean([peak_concentration(m, fp, **mask_options)
                                               for m, fp in zip(maps, fingerprints)]))
+        row["extent"] = float(np.mean([_extent(m) for m in maps]))
         return row
 
     rows = [{"layer": "fingerprint", "rectify": False, "pool_switches": False, **summarise(fingerprints)}]

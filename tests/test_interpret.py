@@ -221,6 +221,7 @@ def test_filter_usage_and_map_similarity(shipped, fingerprints):
     assert list(table["layer"]) == ["fingerprint", "conv6"]
     row = table.set_index("layer").loc["conv6"]
     assert 0 <= row["between_class"] <= 1 and 0 <= row["blank"] <= 1 and np.isnan(row["within_class"])
+    assert 0 < row["extent"] <= 1 and table.set_index("layer").loc["fingerprint", "extent"] < row["extent"]
 
 
 def test_pool_switches_send_the_signal_to_each_window_maximum():
