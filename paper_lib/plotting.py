@@ -555,3 +555,66 @@ def save_accuracy_curves(accuracy, folder: str | Path) -> list[Path]:
         written += save_figure(fig, folder, f"accuracy_vs_{defect}")
         plt.close(fig)
     return written
+
+
+def deletion_figure(table, group: str = "all"):
+    """The deletion test (:func:`paper_lib.interpret.deletion_test`'s table): accuracy (%) and the
+    true class's mean probability against the number of deleted pixels k (of 12,288; symmetric log
+    axis, k = 0 the intact fingerprints), for the fingerprints of ``group`` (a class, or ``all``).
+    Each map in its own colour, solid from the trained network and dashed from the untrained one;
+    the brightest pixels in black, random pixels in grey (their range over the draws)."""
+    import matplotlib.pyplot as plt
+
+    rows = table[table["class"] == group]
+    colours = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharex=True)
+    for ax, column, label, scale in ((axes[0], "accuracy", "accuracy (%)", 100),
+                                     (axes[1], "probability", "probability of the true class", 1)):
+        random = rows[rows["map"] == "random"].groupby("k")[column].agg(["min", "max", "mean"])
+        if len(random):
+            ax.fill_between(random.index, scale * random["min"], scale * random["max"], color="0.8")
+            ax.plot(random.index, scale * random["mean"], color="0.55", label="random pixels")
+        bright = rows[rows["map"] == "brightest pixels"]
+        ax.plot(bright["k"], scale * bright[column], color="k", linestyle=":", label="brightest pixels")
+        others = [m for m in dict.fromkeys(rows["map"]) if m not in ("random", "brightest pixels")]
+        for i, name in enumerate(others):
+            for network, style in (("trained", "-"), ("untrained", "--")):
+                line = rows[(rows["map"] == name) & (rows["network"] == network)]
+                if len(line):
+                    ax.plot(line["k"], scale * line[column], color=colours(i % 10), linestyle=style,
+                            marker="." if network == "trained" else None,
+                            label=f"{name}" + (" (untrained)" if network == "untrained" else ""))
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlabel("pixels deleted (k)")
+        ax.set_ylabel(label)
+        ax.set_ylim(0, 1.02 * scale)
+    n = int(rows["n"].iloc[0]) if len(rows) else 0
+    axes[0].set_title(f"{group}: {n} fingerprints", fontsize=9)
+    axes[1].legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def saliency_figure(fingerprints, titles, true_maps, other_maps, other_titles, gamma: float = 0.5):
+    """Class-specific maps, one row per structure: the fingerprint; gradient x input of its true
+    class (``true_maps``, (64, 64, 3) each, signed), its positive part (the pixels that speak for the
+    class) and its negative part (against); and the positive part of another class's map
+    (``other_maps``, titled ``other_titles``, e.g. the runner-up class). Each panel is scaled to its
+    own maximum; colours are the fingerprint's channels."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(len(fingerprints), 4, figsize=(6.0, 1.5 * len(fingerprints)), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for row, (fp, title, own, other, other_title) in enumerate(zip(fingerprints, titles, true_maps, other_maps,
+                                                                   other_titles)):
+        own = np.asarray(own, np.float64)
+        panels = [(fingerprint_rgb(fp, scale=1, gamma=gamma), title),
+                  (response_rgb(own), f"for {title}"), (response_rgb(-own), f"against {title}"),
+                  (response_rgb(other), f"for {other_title}")]
+        for ax, (image, text) in zip(axes[row], panels):
+            ax.imshow(image, interpolation="nearest")
+            ax.set_title(text, fontsize=7)
+    fig.tight_layout(pad=0.3)
+    return fig
