@@ -156,7 +156,7 @@ def check_probabilities_visible(page, name, classes):
     for width in (1500, 1280):
         page.set_viewport_size({"width": width, "height": 1000})
         page.wait_for_timeout(1000)                                  # let the layout settle
-        table.scroll_into_view_if_needed()
+        table.scroll_into_view_if_needed(timeout=120_000)       # a loaded 2-core machine can stall the page
         found = page.evaluate(HIDDEN_CELLS)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"explorer-{name}-{width}px.png"))
