@@ -2,6 +2,7 @@
 TensorFlow's op determinism after training, the global random generators after an untrained copy of
 a network, the compiled forward passes of two networks."""
 import gc
+import weakref
 import random
 
 import numpy as np
@@ -63,6 +64,8 @@ def test_each_network_has_its_own_compiled_pass_and_the_cache_lets_it_go():
     assert not np.allclose(pa, pb)
     assert a in _FORWARD and b in _FORWARD
     before = len(_FORWARD)
+    gone = weakref.ref(a)
     del a
     gc.collect()
-    assert len(_FORWARD) == before - 1
+    # other tests' networks in this worker may be collected too: the count falls by at least one
+    assert gone() is None and b in _FORWARD and len(_FORWARD) <= before - 1
