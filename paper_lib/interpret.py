@@ -437,16 +437,12 @@ def delete_top(fingerprints: np.ndarray, maps: np.ndarray, k: int, background: f
 
 
 def _probabilities(keras_model, fingerprints: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """The network's class probabilities (n, n_classes) in inference mode, in fixed-size batches (the
-    last padded) so that one shape is traced."""
-    out = []
-    for start in range(0, len(fingerprints), batch_size):
-        batch = np.asarray(fingerprints[start:start + batch_size], np.float32)
-        pad = batch_size - len(batch)
-        if pad:
-            batch = np.concatenate([batch, np.zeros((pad, *batch.shape[1:]), np.float32)])
-        out.append(np.asarray(keras_model.predict_on_batch(batch))[:batch_size - pad])
-    return np.concatenate(out) if out else np.zeros((0, keras_model.output_shape[-1]), np.float32)
+    """The network's class probabilities (n, n_classes) in inference mode (dropout off), through the
+    compiled pass :func:`paper_lib.uncertainty.sample_probabilities` keeps for each network; the
+    mean over an ensemble's members."""
+    from .uncertainty import sample_probabilities
+
+    return sample_probabilities(keras_model, fingerprints, "ensemble", batch_size=batch_size).mean(axis=1)
 
 
 def deletion_curve(model, fingerprints: np.ndarray, labels, maps: np.ndarray, ks,
