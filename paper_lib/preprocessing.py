@@ -146,8 +146,21 @@ def _sphere_from_cluster(positions: np.ndarray, n_atoms: int) -> np.ndarray:
 # 2. The lattice
 # --------------------------------------------------------------------------------------------
 
+def _lookups(tree: cKDTree, central: np.ndarray, candidates: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """For every candidate v (K, 3) and central atom r (C, 3), the atom nearest r + v and r - v:
+    distances (K, 2, C) in Angstrom (inf beyond 1.2 ``scale``) and indices (K, 2, C)."""
+    points = central[None, None] + _SIGNS[None, :, None, None] * candidates[:, None, None]
+    distance, index = tree.query(points.reshape(-1, 3), k=1, distance_upper_bound=1.2 * scale)
+    distance = distance.reshape(len(candidates), 2, len(central))
+    return distance, np.minimum(index, tree.n - 1).reshape(distance.shape)
+
+
+_SIGNS = np.array([1.0, -1.0])
+
+
 def _translation_candidates(positions: np.ndarray, tree: cKDTree, order: np.ndarray, scale: float,
-                            tolerance: float = 1.0, radius: float = SEARCH_RADII[-1]) -> tuple[np.ndarray, np.ndarray]:
+                            tolerance: float = 1.0, radius: float = SEARCH_RADII[-1],
+                            cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Candidate translations (K, 3) in Angstrom and the share of atoms that repeat along each.
 
     Every neighbour of the two most central atoms within ``radius`` neighbour distances
@@ -157,31 +170,38 @@ def _translation_candidates(positions: np.ndarray, tree: cKDTree, order: np.ndar
     The share is hits / inside (vacancies lower it for every candidate alike; a vector within a
     basis of m sites has about 1/m of a translation's), and v moves to the mean of the vectors of
     its hits (twice), which removes the central atom's own displacement. ``tree`` is the k-d tree
-    of ``positions``, ``order`` their indices from the middle outward.
+    of ``positions``, ``order`` their indices from the middle outward. ``cache``: a dict in which the
+    first look-up of each ``radius``, which does not depend on ``tolerance``, is kept for the next
+    tolerance (the result is the same with or without it).
     """
     central = positions[order[:CENTRAL_ATOMS]]
-    # the neighbours of the two most central atoms, in both directions (a vacancy at r + v
-    # leaves r - v), folded into one half-space; near-duplicates count once
-    vectors = np.concatenate([positions[tree.query_ball_point(origin, radius * scale)] - origin
-                              for origin in positions[order[:2]]])
-    vectors = vectors[np.linalg.norm(vectors, axis=1) > 0.5 * scale]
-    first = np.argmax(np.abs(vectors) > 1e-3 * scale, axis=1)
-    vectors *= np.sign(vectors[np.arange(len(vectors)), first])[:, None]
-    _, first_of = np.unique(np.round(vectors / (0.4 * scale)), axis=0, return_index=True)
-    candidates = vectors[np.sort(first_of)]
-    if len(candidates) < 3:
-        raise NoCrystalFrame("too few neighbours to find a lattice")
-    signs = np.array([1.0, -1.0])
-    for _ in range(2):
-        # (K, 2, C, 3): every central atom shifted by +v and by -v
-        points = central[None, None] + signs[None, :, None, None] * candidates[:, None, None]
-        distance, index = tree.query(points.reshape(-1, 3), k=1, distance_upper_bound=1.2 * scale)
-        distance = distance.reshape(len(candidates), 2, len(central))
-        index = np.minimum(index, len(positions) - 1).reshape(distance.shape)
+    if cache is not None and radius in cache:
+        candidates, query = cache[radius]
+    else:
+        # the neighbours of the two most central atoms, in both directions (a vacancy at r + v
+        # leaves r - v), folded into one half-space; near-duplicates count once
+        vectors = np.concatenate([positions[tree.query_ball_point(origin, radius * scale)] - origin
+                                  for origin in positions[order[:2]]])
+        vectors = vectors[np.linalg.norm(vectors, axis=1) > 0.5 * scale]
+        first = np.argmax(np.abs(vectors) > 1e-3 * scale, axis=1)
+        vectors *= np.sign(vectors[np.arange(len(vectors)), first])[:, None]
+        _, first_of = np.unique(np.round(vectors / (0.4 * scale)), axis=0, return_index=True)
+        candidates = vectors[np.sort(first_of)]
+        if len(candidates) < 3:
+            raise NoCrystalFrame("too few neighbours to find a lattice")
+        query = _lookups(tree, central, candidates, scale)
+        if cache is not None:
+            cache[radius] = (candidates, query)
+    distance, index = query
+    for step in range(2):
+        if step:
+            # only the candidates that moved are looked up again: the others would find the same atoms
+            distance, index = distance.copy(), index.copy()
+            distance[usable], index[usable] = _lookups(tree, central, candidates[usable], scale)
         hit = distance < 0.3 * tolerance * scale
         inside = np.isfinite(distance)
         # the vectors of the hits, as +v: r_j - r_i for +v, r_i - r_j for -v
-        found = signs[None, :, None, None] * (positions[index] - central[None, None])
+        found = _SIGNS[None, :, None, None] * (positions[index] - central[None, None])
         n_hits = hit.sum(axis=(1, 2))
         usable = n_hits >= 3
         mean = (found * hit[..., None]).sum(axis=(1, 2)) / np.maximum(n_hits, 1)[:, None]
@@ -413,14 +433,20 @@ def crystal_frame(atoms: Atoms) -> CrystalFrame:
     # centre (the piece's origin)
     centre = np.zeros(3) if atoms.pbc.all() else positions[np.argmin(from_middle)]
     failure = None
+    first_lookups: dict = {}
     for tolerance in TOLERANCES:
         for radius in SEARCH_RADII:
             try:
-                candidates = _translation_candidates(positions, tree, order, scale, tolerance, radius)
+                candidates = _translation_candidates(positions, tree, order, scale, tolerance, radius, first_lookups)
             except NoCrystalFrame as exc:
                 failure = failure or exc
                 continue
+            tried = []
             for share in TRANSLATION_SHARES:
+                chosen = candidates[1] >= share * candidates[1].max()
+                if any(np.array_equal(chosen, before) for before in tried):
+                    continue                  # the same translations as a try that failed: it fails again
+                tried.append(chosen)
                 try:
                     return _frame_at(positions[order], centre, scale, tolerance, candidates, share)
                 except NoCrystalFrame as exc:

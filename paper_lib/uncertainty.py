@@ -40,6 +40,11 @@ MC_SAMPLES = 30
 #: Seed of the fixed MC-dropout masks.
 MC_SEED = 2018
 
+#: a batch of n fingerprints is padded to the next power of two up to this size, beyond it to the next
+#: multiple of it: few compiled shapes (a stream of 64-structure chunks compiles at most eight), and
+#: little padding (a chunk with 42 crystals runs 48 rows, not 64; the forward pass costs per row)
+PAD_STEP = 16
+
 #: Uncertainty measures :func:`summarise` computes; a :class:`Decision` thresholds one of them.
 MEASURES = ("entropy", "mutual_information", "margin")
 
@@ -135,14 +140,14 @@ def sample_probabilities(keras_model, fingerprints: np.ndarray, method: str = "e
                          samples: int = MC_SAMPLES, batch_size: int = 256) -> np.ndarray:
     """Probabilities (n, S, classes) of (n, 64, 64, 3) fingerprints: one row per ensemble member
     (``ensemble``; a single network gives S = 1) or per MC-dropout pass (``mc_dropout``, S =
-    ``samples``). A short batch is padded to a power of two, so that few shapes are compiled."""
+    ``samples``). A short batch is padded (see :data:`PAD_STEP`), so that few shapes are compiled."""
     fingerprints = np.asarray(fingerprints, np.float32)
     n = len(fingerprints)
     forward = _sampler(keras_model, method, samples)
     if n == 0:
         s = samples if method == "mc_dropout" else (keras_model.output_shape[1] if is_ensemble(keras_model) else 1)
         return np.zeros((0, s, keras_model.output_shape[-1]), np.float32)
-    size = min(batch_size, 1 << (n - 1).bit_length())
+    size = min(batch_size, 1 << (n - 1).bit_length() if n <= PAD_STEP else -(-n // PAD_STEP) * PAD_STEP)
     out = []
     for start in range(0, n, size):
         batch = fingerprints[start:start + size]
