@@ -104,7 +104,6 @@ from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols, covalent_radii
 from ase.spacegroup import crystal
 
-from .config import MAX_Z_INPUT, _elements
 from .structures import nearest_neighbour_distances
 
 #: margin around the published values of a ratio (c/a, b/a) or angle: relative
@@ -114,8 +113,6 @@ COORDINATE_MARGIN = 0.003
 #: free parameters that are ratios or angles (all others are fractional coordinates)
 RATIO_PARAMETERS = frozenset({"b_over_a", "c_over_a", "alpha"})
 
-#: the atomic numbers an element is drawn from by default: those of the presets' ``elements: all``
-ALL_ELEMENTS = _elements("all", "paper_lib.prototypes")
 #: largest difference of atomic numbers drawn for a binary
 MAX_DELTA_Z = 60
 
@@ -480,7 +477,16 @@ HELD_OUT: tuple[str, ...] = tuple(p.name for p in _HELD_OUT)
 # Elements and length scale
 # --------------------------------------------------------------------------------------------
 
+def default_elements() -> tuple[int, ...]:
+    """The atomic numbers drawn from by default: those of the presets' ``elements: all``."""
+    from .config import _elements     # here, not above: the presets may come to name these classes
+
+    return _elements("all", "paper_lib.prototypes")
+
+
 def _atomic_number(element) -> int:
+    from .config import MAX_Z_INPUT
+
     z = atomic_numbers[element] if isinstance(element, str) else int(element)
     if not 1 <= z <= MAX_Z_INPUT:
         raise ValueError(f"element {element!r}: Z must be within 1-{MAX_Z_INPUT} (the form-factor table)")
@@ -490,7 +496,7 @@ def _atomic_number(element) -> int:
 def draw_symbols(proto: Prototype, rng: np.random.Generator, elements=None) -> tuple[str, ...]:
     """Elements for one structure of ``proto``.
 
-    ``elements``: atomic numbers or symbols to draw from (default :data:`ALL_ELEMENTS`, the
+    ``elements``: atomic numbers or symbols to draw from (default :func:`default_elements`, the
     presets' ``elements: all``, H to Pu). An element prototype gets one of them, uniformly. A
     binary gets two distinct ones: their difference dZ = |Z_A - Z_B| is drawn log-uniformly
     over 1 to :data:`MAX_DELTA_Z` (each integer dZ with the weight of [dZ, dZ + 1) under a density
@@ -498,7 +504,7 @@ def draw_symbols(proto: Prototype, rng: np.random.Generator, elements=None) -> t
     third of the draws with all elements) and very dissimilar (dZ > 30, a sixth) pairs are both
     common; then a pair with that difference uniformly, and which of the two is Z_A at random.
     """
-    zs = np.array(sorted({_atomic_number(e) for e in (ALL_ELEMENTS if elements is None else elements)}))
+    zs = np.array(sorted({_atomic_number(e) for e in (default_elements() if elements is None else elements)}))
     if proto.species == 1:
         return (chemical_symbols[int(rng.choice(zs))],)
     if proto.species != 2:
