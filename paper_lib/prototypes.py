@@ -231,10 +231,12 @@ class Prototype:
         """Free parameters drawn uniformly from their ranges (over the union where there are several)."""
         params = {}
         for key, intervals in self.ranges.items():
-            widths = np.array([high - low for low, high in intervals])
-            u = rng.uniform(0.0, widths.sum())
-            k = min(int(np.searchsorted(np.cumsum(widths), u, side="right")), len(intervals) - 1)
-            params[key] = float(intervals[k][0] + u - (np.cumsum(widths)[k] - widths[k]))
+            u = rng.uniform(0.0, sum(high - low for low, high in intervals))
+            for low, high in intervals:          # u walks along the intervals laid end to end
+                if u <= high - low:
+                    break
+                u -= high - low
+            params[key] = float(low + u)
         return params
 
     def cell(self, symbols: tuple[str, ...], nn: float, params: dict) -> Atoms:
