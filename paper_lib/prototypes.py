@@ -512,7 +512,7 @@ def draw_symbols(proto: Prototype, rng: np.random.Generator, elements=None) -> t
     if proto.species != 2:
         raise ValueError(f"{proto.name}: only element and binary prototypes are supported")
     differences = np.abs(zs[:, None] - zs[None, :])
-    allowed = np.array(sorted({int(d) for d in differences.ravel() if 1 <= d <= MAX_DELTA_Z}))
+    allowed = np.unique(differences[(differences >= 1) & (differences <= MAX_DELTA_Z)])
     if not len(allowed):
         raise ValueError(f"a binary needs two elements at most {MAX_DELTA_Z} apart in Z, got {zs.tolist()}")
     weights = np.log((allowed + 1) / allowed)
