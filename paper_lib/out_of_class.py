@@ -55,6 +55,7 @@ from ase.geometry import cellpar_to_cell
 from ase.spacegroup import crystal
 
 from .defects import displacements, vacancies
+from .prototypes import PUBLISHED
 from .structures import (SPACEGROUPS, StructureError, _quiet_spglib, mean_nn_distance,
                          nearest_neighbour_distances, spacegroup_number)
 
@@ -68,15 +69,22 @@ SYMPREC = 1e-3
 # Prototypes: real crystallographic data
 # --------------------------------------------------------------------------------------------
 #
+# A15, A12, A8 (Se and Te), A20 and A11 take their published data (a, b/a, c/a, free coordinates)
+# from paper_lib.prototypes.PUBLISHED, whose extended prototype library builds them too:
+#
+# name                 SG   setting  data                   Wyckoff sites                             atoms/prim
+# A15_beta-W          223   1        PUBLISHED["beta-W"]    2a (0,0,0), 6c (1/4,0,1/2)                      8
+# A12_alpha-Mn        217   1        PUBLISHED["alpha-Mn"]  2a (0,0,0); 8c (x2,x2,x2); 24g (x3,x3,z3);     29
+#                                                           24g (x4,x4,z4)
+# A8_Se               152   1        PUBLISHED["Se"]        3a (x,0,1/3)                                    3
+# A8_Te               152   1        PUBLISHED["Te"]        3a (x,0,1/3)                                    3
+# A20_alpha-U          63   1        PUBLISHED["alpha-U"]   4c (0,y,1/4)                                    2
+# A11_alpha-Ga         64   1        PUBLISHED["alpha-Ga"]  8f (0,y,z)                                      4
+#
+# The others:
+#
 # name                 SG   setting  a (A)    b/a      c/a      free parameters (fractional)       atoms/prim
-# A15_beta-W          223   1        5.036    1        1        none: W 2a (0,0,0), 6c (1/4,0,1/2)        8
 # A13_beta-Mn         213   1        6.315    1        1        8c x=0.0636; 12d (1/8,y,y+1/4) y=0.2022   20
-# A12_alpha-Mn        217   1        8.911    1        1        8c x=0.31787; 24g (x,x,z) x=-0.08958,     29
-#                                                               z=0.28194; 24g x=0.64294, z=0.03457
-# A8_Se               152   1        4.3662   1        1.13454  3a (x,0,1/3) x=0.2254                      3
-# A8_Te               152   1        4.4572   1        1.33021  3a (x,0,1/3) x=0.2633                      3
-# A20_alpha-U          63   1        2.8537   2.05684  1.73627  4c (0,y,1/4) y=0.1025                      2
-# A11_alpha-Ga         64   1        4.5192   1.69468  1.00146  8f (0,y,z) y=0.1539, z=0.0798             4
 # A17_black-P          64   1        3.3136   3.16212  1.32071  8f (0,y,z) y=0.10168, z=0.08056           4
 # A14_I2               64   1        7.136    0.65667  1.37108  8f (0,y,z) y=0.15434, z=0.11741           4
 # Af_simple-hex       191   1        2.527    1        0.90-0.98  1a (0,0,0)                            1
@@ -121,7 +129,7 @@ _SIGMA_PHASE = {"x_4f": 0.3981, "x_8i1": 0.4632, "y_8i1": 0.1316, "x_8i2": 0.737
 PROTOTYPES = {p.name: p for p in (
     OutOfClassPrototype(
         "A15_beta-W", "beta-W (Cr3Si type, A15): chains of W along the cube axes, 8 atoms per cell",
-        223, 8, "W", ("W",), {"a": 5.036, "b/a": 1.0, "c/a": 1.0},
+        223, 8, "W", ("W",), dict(PUBLISHED["beta-W"]),
         lambda p: [(0, 0, 0), (0.25, 0, 0.5)]),
     OutOfClassPrototype(
         "A13_beta-Mn", "beta-Mn (A13): cubic, 20 atoms per cell on two sites, chiral P4_132",
@@ -129,27 +137,25 @@ PROTOTYPES = {p.name: p for p in (
         lambda p: [(p["x"], p["x"], p["x"]), (0.125, p["y"], p["y"] + 0.25)]),
     OutOfClassPrototype(
         "A12_alpha-Mn", "alpha-Mn (A12): body-centred cubic cell of 58 atoms on four sites",
-        217, 29, "Mn", ("Mn",),
-        {"a": 8.911, "b/a": 1.0, "c/a": 1.0, "x2": 0.31787, "x3": -0.08958, "z3": 0.28194,
-         "x4": 0.64294, "z4": 0.03457},
+        217, 29, "Mn", ("Mn",), dict(PUBLISHED["alpha-Mn"]),
         lambda p: [(0, 0, 0), (p["x2"], p["x2"], p["x2"]), (p["x3"], p["x3"], p["z3"]),
                    (p["x4"], p["x4"], p["z4"])]),
     OutOfClassPrototype(
         "A8_Se", "trigonal Se (A8): helical chains along c, 3 atoms per cell",
-        152, 3, "Se", ("Se",), {"a": 4.3662, "b/a": 1.0, "c/a": 1.13454, "x": 0.2254},
+        152, 3, "Se", ("Se",), dict(PUBLISHED["Se"]),
         lambda p: [(p["x"], 0, 1 / 3)], gamma=120.0),
     OutOfClassPrototype(
         "A8_Te", "trigonal Te (A8): helical chains along c, more metallic (larger c/a and x) than Se",
-        152, 3, "Te", ("Te",), {"a": 4.4572, "b/a": 1.0, "c/a": 1.33021, "x": 0.2633},
+        152, 3, "Te", ("Te",), dict(PUBLISHED["Te"]),
         lambda p: [(p["x"], 0, 1 / 3)], gamma=120.0),
     OutOfClassPrototype(
         "A20_alpha-U", "alpha-U (A20): orthorhombic, corrugated layers (a distorted hcp), 2 atoms per "
         "primitive cell", 63, 2, "U", ("U",),
-        {"a": 2.8537, "b/a": 2.05684, "c/a": 1.73627, "y": 0.1025},
+        dict(PUBLISHED["alpha-U"]),
         lambda p: [(0, p["y"], 0.25)]),
     OutOfClassPrototype(
         "A11_alpha-Ga", "alpha-Ga (A11): Ga2 dimers in a buckled orthorhombic network",
-        64, 4, "Ga", ("Ga",), {"a": 4.5192, "b/a": 1.69468, "c/a": 1.00146, "y": 0.1539, "z": 0.0798},
+        64, 4, "Ga", ("Ga",), dict(PUBLISHED["alpha-Ga"]),
         lambda p: [(0, p["y"], p["z"])]),
     OutOfClassPrototype(
         "A17_black-P", "black phosphorus (A17): puckered honeycomb layers, three bonds per atom",
