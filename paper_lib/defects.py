@@ -65,9 +65,10 @@ def supercell_nn_distance(atoms: Atoms) -> float:
 
 def dataset_nn_distance(atoms: Atoms, preprocessing: str) -> float:
     """The nearest-neighbour distance (Angstrom) displacement levels refer to, for a pristine
-    structure of the dataset: the supercell's (``paper2018``) or 1 (``crystal_frame`` clusters are
+    structure of the dataset: the supercell's (``paper2018``) or 1 (``crystal_frame`` and
+    ``crystal_frame_wide`` clusters are
     scaled so that their average crystal's nearest-neighbour distance is 1 Angstrom)."""
-    return 1.0 if preprocessing == "crystal_frame" else supercell_nn_distance(atoms)
+    return supercell_nn_distance(atoms) if preprocessing == "paper2018" else 1.0
 
 
 def variant_plan(preset) -> dict[tuple[str, float], np.ndarray]:

@@ -277,7 +277,7 @@ def real_crystal_predictions(model, displacements, vacancies, copies: int = 5, s
 
     crystals = dcdft_crystals(classes or model.classes)
     target = model.fingerprint.get("target_atoms", 250)
-    robust = model.fingerprint.get("preprocessing") == "crystal_frame"
+    robust = model.fingerprint.get("preprocessing", "paper2018") != "paper2018"
     params = {k: v for k, v in model.fingerprint.items() if k != "target_atoms"}
     items, keys = [], []
     for sid, (name, atoms, label) in enumerate(crystals):

@@ -30,6 +30,14 @@ Two named methods, chosen by the ``preprocessing`` fingerprint parameter:
        average crystal, in that frame, scaled to unit nearest-neighbour distance (Angstrom).
        The cell's shape never enters.
 
+``crystal_frame_wide``
+    ``crystal_frame``, and where it finds no lattice, a wider search: translations up to
+    :data:`WIDE_SEARCH_RADII` (5 nearest-neighbour distances, for lattices whose primitive
+    translations are long: graphite's c, the hexagonal Laves phase, alpha-Mn) and up to
+    :data:`WIDE_MAX_SITES` sites per primitive cell (alpha-Mn has 29). A crystal that
+    ``crystal_frame`` reads gets the same frame; a structure with no lattice (an amorphous region)
+    takes longer to give up on. The extended model's method.
+
 Lengths are in Angstrom, angles in degrees.
 """
 from __future__ import annotations
@@ -46,7 +54,7 @@ from .structures import (MAX_IMAGES_PER_ATOM, StructureError, StructureWarning, 
                          finite_cluster, scale_to_unit_nn, to_atoms)
 
 #: the pre-processing methods, by name
-METHODS = ("paper2018", "crystal_frame")
+METHODS = ("paper2018", "crystal_frame", "crystal_frame_wide")
 
 #: periodic cells of more atoms are refused by ``paper2018``, whose spglib standardisation of the
 #: whole cell grows steeply with its size (about 30 s for 6,900 atoms, over 300 s for 50,000);
@@ -66,6 +74,16 @@ CENTRAL_ATOMS = 48
 #: shorter first (enough for most lattices, and 3.5 times fewer candidates); the longest primitive
 #: translation among the seven classes' prototypes is 2.5 d_nn, in alpha-Sm
 SEARCH_RADII = (2.2, 3.3)
+
+#: the search radii ``crystal_frame_wide`` tries after :data:`SEARCH_RADII` have found nothing, with up
+#: to :data:`WIDE_MAX_SITES` sites (nearest-neighbour distances): graphite's out-of-plane translation
+#: is 4.7, alpha-Mn's shortest 3.5
+WIDE_SEARCH_RADII = (5.0,)
+
+#: a primitive cell with more sites than this is not looked for (no simple lattice); with
+#: ``crystal_frame_wide``, :data:`WIDE_MAX_SITES`
+MAX_SITES = 16
+WIDE_MAX_SITES = 32
 
 #: a candidate is a translation when the share of atoms that repeat along it is at least this
 #: fraction of the best candidate's; the second value is tried when the first gives no lattice (in
@@ -252,7 +270,8 @@ def _primitive_basis(translations: np.ndarray, tolerance: float = 1.0) -> np.nda
     raise NoCrystalFrame("no three translations generate the others")
 
 
-def _assign_sites(frac: np.ndarray, lattice: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+def _assign_sites(frac: np.ndarray, lattice: np.ndarray, tolerance: float,
+                  max_sites: int = MAX_SITES) -> tuple[np.ndarray, np.ndarray]:
     """Group fractional positions into basis sites modulo the lattice.
 
     Returns the site index of each atom and the sites' mean fractional positions (m, 3). The first
@@ -273,8 +292,8 @@ def _assign_sites(frac: np.ndarray, lattice: np.ndarray, tolerance: float) -> tu
         far = np.flatnonzero(np.all(distance >= tolerance, axis=1))
         if not len(far):
             break
-        if len(seeds) >= 16:
-            raise NoCrystalFrame("more than 16 sites per primitive cell: no simple lattice")
+        if len(seeds) >= max_sites:
+            raise NoCrystalFrame(f"more than {max_sites} sites per primitive cell: no simple lattice")
         seeds.append(frac[far[0]])
     for _ in range(2):
         delta, distance = distances(seeds)
@@ -300,7 +319,8 @@ def _assign_sites(frac: np.ndarray, lattice: np.ndarray, tolerance: float) -> tu
     return site_of, seeds
 
 
-def _fit_average_crystal(positions: np.ndarray, basis: np.ndarray, scale: float, tolerance: float = 1.0):
+def _fit_average_crystal(positions: np.ndarray, basis: np.ndarray, scale: float, tolerance: float = 1.0,
+                         max_sites: int = MAX_SITES):
     """Least-squares fit of every atom to a lattice point plus a basis site.
 
     Each atom i is given a site k(i) and an integer cell n_i; then r_i = n_i . L + o_k(i) is solved
@@ -319,7 +339,7 @@ def _fit_average_crystal(positions: np.ndarray, basis: np.ndarray, scale: float,
         if near.sum() < 12 and np.isfinite(reach):
             continue
         frac = (positions[near] - positions[0]) @ np.linalg.inv(lattice)
-        site_of, sites = _assign_sites(frac, lattice, 0.45 * min(tolerance, 1.3) * scale)
+        site_of, sites = _assign_sites(frac, lattice, 0.45 * min(tolerance, 1.3) * scale, max_sites)
         counts = np.bincount(site_of, minlength=len(sites))
         major = np.flatnonzero(counts >= max(3, 0.2 * counts.max()))
         on_site = np.isin(site_of, major)
@@ -409,12 +429,13 @@ def _piece(atoms: Atoms) -> np.ndarray:
     return atoms.positions[_sphere_from_cluster(atoms.positions, PIECE_ATOMS)]
 
 
-def crystal_frame(atoms: Atoms) -> CrystalFrame:
+def crystal_frame(atoms: Atoms, wide: bool = False) -> CrystalFrame:
     """Find the lattice, frame and length scale of the crystal behind ``atoms`` (see module doc).
 
     The search runs with each of :data:`TOLERANCES`, :data:`SEARCH_RADII` and
     :data:`TRANSLATION_SHARES` in turn and keeps the first that succeeds; the error reported is the
-    first search's.
+    first search's. ``wide``: then, if none succeeded, the same with :data:`WIDE_SEARCH_RADII` and up
+    to :data:`WIDE_MAX_SITES` sites (the ``crystal_frame_wide`` method).
     Raises :class:`NoCrystalFrame` when there is no lattice to be found.
     """
     positions = _piece(atoms)
@@ -434,35 +455,37 @@ def crystal_frame(atoms: Atoms) -> CrystalFrame:
     centre = np.zeros(3) if atoms.pbc.all() else positions[np.argmin(from_middle)]
     failure = None
     first_lookups: dict = {}
-    for tolerance in TOLERANCES:
-        for radius in SEARCH_RADII:
+    searches = [(tolerance, radius, MAX_SITES) for tolerance in TOLERANCES for radius in SEARCH_RADII]
+    if wide:
+        searches += [(tolerance, radius, WIDE_MAX_SITES) for tolerance in TOLERANCES for radius in WIDE_SEARCH_RADII]
+    for tolerance, radius, max_sites in searches:
+        try:
+            candidates = _translation_candidates(positions, tree, order, scale, tolerance, radius, first_lookups)
+        except NoCrystalFrame as exc:
+            failure = failure or exc
+            continue
+        tried = []
+        for share in TRANSLATION_SHARES:
+            chosen = candidates[1] >= share * candidates[1].max()
+            if any(np.array_equal(chosen, before) for before in tried):
+                continue                  # the same translations as a try that failed: it fails again
+            tried.append(chosen)
             try:
-                candidates = _translation_candidates(positions, tree, order, scale, tolerance, radius, first_lookups)
+                return _frame_at(positions[order], centre, scale, tolerance, candidates, share, max_sites)
             except NoCrystalFrame as exc:
                 failure = failure or exc
-                continue
-            tried = []
-            for share in TRANSLATION_SHARES:
-                chosen = candidates[1] >= share * candidates[1].max()
-                if any(np.array_equal(chosen, before) for before in tried):
-                    continue                  # the same translations as a try that failed: it fails again
-                tried.append(chosen)
-                try:
-                    return _frame_at(positions[order], centre, scale, tolerance, candidates, share)
-                except NoCrystalFrame as exc:
-                    failure = failure or exc
     raise failure
 
 
 def _frame_at(positions: np.ndarray, centre: np.ndarray, scale: float, tolerance: float, candidates,
-              share: float) -> CrystalFrame:
+              share: float, max_sites: int = MAX_SITES) -> CrystalFrame:
     """One try of the frame search (see :func:`crystal_frame`) on ``candidates`` (translations and
     their shares), with translations at least ``share`` of the best candidate's; ``positions`` of
     the piece, central atoms first."""
     translations, shares = candidates
     lattice_like = translations[shares >= share * shares.max()]
     basis = _primitive_basis(lattice_like, tolerance)
-    basis, sites, site_shares, n_fitted, rms = _fit_average_crystal(positions, basis, scale, tolerance)
+    basis, sites, site_shares, n_fitted, rms = _fit_average_crystal(positions, basis, scale, tolerance, max_sites)
     if site_shares.sum() < 0.6:
         raise NoCrystalFrame(f"only {site_shares.sum():.0%} of the atoms sit on the lattice found")
     if n_fitted < MIN_ATOMS_PER_SITE * len(sites):
@@ -485,7 +508,7 @@ def _frame_at(positions: np.ndarray, centre: np.ndarray, scale: float, tolerance
 # 5. The cluster
 # --------------------------------------------------------------------------------------------
 
-def crystal_frame_cluster(atoms: Atoms, target_atoms: int = 250) -> Atoms:
+def crystal_frame_cluster(atoms: Atoms, target_atoms: int = 250, wide: bool = False) -> Atoms:
     """The finite cluster of the ``crystal_frame`` pre-processing (``pbc`` False, no cell).
 
     The atoms within a sphere that holds ``target_atoms`` atoms of the average crystal, rotated
@@ -493,7 +516,7 @@ def crystal_frame_cluster(atoms: Atoms, target_atoms: int = 250) -> Atoms:
     1 Angstrom. Periodic structures contribute their images; a cluster smaller than the sphere is
     kept whole. ``info["sites_per_cell"]`` holds the average crystal's sites per primitive cell.
     """
-    return _cluster_in_frame(atoms, crystal_frame(atoms), target_atoms)
+    return _cluster_in_frame(atoms, crystal_frame(atoms, wide), target_atoms)
 
 
 def _cluster_in_frame(atoms: Atoms, frame: CrystalFrame, target_atoms: int) -> Atoms:
@@ -590,8 +613,8 @@ def prepare(atoms: Atoms, method: str = DEFAULT, target_atoms: int | None = 250,
     try:
         if target_atoms is None:
             cluster = atoms.copy()
-        elif method == "crystal_frame":
-            return crystal_frame_cluster(atoms, target_atoms)
+        elif method in ("crystal_frame", "crystal_frame_wide"):
+            return crystal_frame_cluster(atoms, target_atoms, wide=method == "crystal_frame_wide")
         elif periodic:
             cluster = finite_cluster(atoms, target_atoms)
         else:
