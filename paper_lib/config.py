@@ -39,6 +39,8 @@ class Preset:
     starts with ``seed`` (default: ``seed`` alone).
     ``local_atoms``, ``local_seed``: the size (atoms) and seed of the synthetic polycrystals of the
     local-map comparison (``local_maps`` in a preset; None: no local maps).
+    ``class_set``: ``paper`` (the paper's seven classes, or eight with ``split_hex_rh``) or
+    ``extended`` (every prototype of :data:`paper_lib.prototypes.EXTENDED_CLASSES` its own class).
     """
 
     name: str
@@ -56,12 +58,13 @@ class Preset:
     training_seeds: tuple[int, ...] = ()
     local_atoms: int | None = None
     local_seed: int = 0
+    class_set: str = "paper"
     source: str = "<dict>"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return CLASSES_8 if self.split_hex_rh else CLASSES_7
+        return class_names(self.class_set, self.split_hex_rh)
 
     @property
     def n_pristine(self) -> int:
@@ -80,6 +83,8 @@ class Preset:
         keys = {"seed": self.seed, "split_hex_rh": self.split_hex_rh, "counts": self.counts,
                 "elements": list(self.elements), "target_atoms": self.target_atoms,
                 "preprocessing": self.preprocessing}
+        if self.class_set != "paper":          # the paper's presets keep the digests they always had
+            keys["class_set"] = self.class_set
         return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -94,11 +99,25 @@ _SCHEMA: dict[str, Any] = {
     "preprocessing": str,
     "training_seeds": (int, list),
     "local_maps": {"atoms": int, "seed": int},
+    "classes": str,
 }
 
 
 #: keys a preset may leave out, with the value they then take
-_OPTIONAL = {"preprocessing": "paper2018", "training_seeds": None, "local_maps": None}
+_OPTIONAL = {"preprocessing": "paper2018", "training_seeds": None, "local_maps": None, "classes": "paper"}
+
+#: the class sets a preset may name (``classes``)
+CLASS_SETS = ("paper", "extended")
+
+
+def class_names(class_set: str, split_hex_rh: bool = False) -> tuple[str, ...]:
+    """The class labels of a class set: the paper's seven (eight with ``split_hex_rh``), or the
+    extended library's prototypes (:data:`paper_lib.prototypes.EXTENDED_CLASSES`)."""
+    if class_set == "extended":
+        from .prototypes import EXTENDED_CLASSES
+
+        return EXTENDED_CLASSES
+    return CLASSES_8 if split_hex_rh else CLASSES_7
 
 
 def _check_keys(section: dict, schema: dict, where: str, source: str) -> None:
@@ -160,9 +179,22 @@ def _levels(values: list, name: str, upper: float, source: str) -> tuple[float, 
 def validate(raw: dict, source: str = "<dict>") -> Preset:
     """Check a preset mapping and return a :class:`Preset`; raises :class:`ConfigError`."""
     _check_keys(raw, _SCHEMA, "", source)
-    classes = CLASSES_8 if raw["split_hex_rh"] else CLASSES_7
+    class_set = raw.get("classes", _OPTIONAL["classes"])
+    if class_set not in CLASS_SETS:
+        raise ConfigError(f"{source}: 'classes' must be one of {', '.join(CLASS_SETS)}, got {class_set!r}")
+    if class_set == "extended" and raw["split_hex_rh"]:
+        raise ConfigError(f"{source}: 'split_hex_rh' must be false with 'classes: extended' (its prototypes are "
+                          "classes of their own: hcp, alpha-Hg, alpha-As and alpha-Sm are apart already)")
+    classes = class_names(class_set, raw["split_hex_rh"])
     counts = raw["pristine"]["counts"]
     for label, n in counts.items():
+        if class_set == "extended" and label not in classes:
+            from .prototypes import HELD_OUT
+
+            why = (" (held out: never trained on, it tests that an unseen prototype comes back unknown)"
+                   if label in HELD_OUT else "")
+            raise ConfigError(f"{source}: unknown class '{label}' in 'pristine.counts'{why}; the extended "
+                              f"classes: {', '.join(classes)}")
         if label not in classes:
             split = "true" if label in CLASSES_8 else "false"
             hint = (f" (with split_hex_rh: {raw['split_hex_rh']}; it needs split_hex_rh: {split})"
@@ -227,6 +259,7 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
         training_seeds=tuple(seeds),
         local_atoms=None if local_maps is None else local_maps["atoms"],
         local_seed=0 if local_maps is None else local_maps["seed"],
+        class_set=class_set,
         source=source,
         raw=raw,
     )

@@ -532,3 +532,42 @@ def nn_for(symbols) -> float:
     if len(radii) == 2:
         return radii[0] + radii[1]
     raise ValueError(f"one or two species expected, got {tuple(symbols)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Dataset structures
+# --------------------------------------------------------------------------------------------
+
+def pristine_prototype(name: str, elements, target_atoms: int, rng: np.random.Generator, max_tries: int = 50,
+                       preprocessing: str = "crystal_frame_wide") -> tuple[Atoms, dict]:
+    """One pristine structure of prototype ``name`` (a key of :data:`EXTENDED`) as a dataset stores it,
+    and its record: the elements drawn by :func:`draw_symbols` from ``elements`` (atomic numbers),
+    the free parameters from their ranges, the cell at the physical nearest-neighbour distance
+    (:func:`nn_for`). The cell must show the prototype's space group to spglib at every tolerance of
+    :data:`paper_lib.structures.CHECK_SYMPRECS`, or it is drawn again (at most ``max_tries`` times).
+    It then becomes the cluster of :func:`paper_lib.preprocessing.dataset_cluster` for
+    ``preprocessing`` (unit nearest-neighbour distance, in the crystal's standard frame).
+
+    The record: ``label`` and ``label8`` (the prototype's name: every prototype is its own class),
+    ``prototype``, ``spacegroup``, ``element`` (the symbols joined by ``-``, species A first),
+    ``z_a`` and ``z_b`` (0 for an element), ``nn_distance`` (Angstrom, before scaling) and the
+    drawn free parameters.
+    """
+    from .preprocessing import dataset_cluster
+    from .structures import CHECK_SYMPRECS, spacegroup_number
+
+    proto = EXTENDED[name]
+    for _ in range(max_tries):
+        symbols = draw_symbols(proto, rng, elements)
+        nn = nn_for(symbols)
+        cell, params = proto.build(symbols, nn, rng)
+        if all(spacegroup_number(cell, symprec=p) == proto.spacegroup for p in CHECK_SYMPRECS):
+            break
+    else:
+        raise RuntimeError(f"no structure of prototype {name} passed the spglib check in {max_tries} tries")
+    cluster = dataset_cluster(cell, target_atoms, rng, preprocessing)
+    numbers = [atomic_numbers[s] for s in symbols]
+    record = {"label": name, "label8": name, "prototype": name, "spacegroup": proto.spacegroup,
+              "element": "-".join(symbols), "z_a": numbers[0], "z_b": numbers[1] if len(numbers) > 1 else 0,
+              "nn_distance": nn, **params}
+    return cluster, record

@@ -240,10 +240,15 @@ def test_the_schema_and_config_know_the_same_keys_and_names():
     [_, listed] = properties["pristine"]["properties"]["elements"]["oneOf"]
     assert listed["items"]["enum"] == chemical_symbols[1:config.MAX_Z_INPUT + 1]
     assert properties["preprocessing"]["enum"] == list(METHODS)
+    from paper_lib.prototypes import EXTENDED_CLASSES
+
+    paper = schema["else"]
     counts = [branch["properties"]["pristine"]["properties"]["counts"]["propertyNames"]["enum"]
-              for branch in (schema["then"], schema["else"])]
-    assert schema["if"] == {"properties": {"split_hex_rh": {"const": True}}}
-    assert counts == [list(CLASSES_8), list(CLASSES_7)]
+              for branch in (schema["then"], paper["then"], paper["else"])]
+    assert schema["if"] == {"properties": {"classes": {"const": "extended"}}, "required": ["classes"]}
+    assert paper["if"] == {"properties": {"split_hex_rh": {"const": True}}}
+    assert counts == [list(EXTENDED_CLASSES), list(CLASSES_8), list(CLASSES_7)]
+    assert properties["classes"]["enum"] == list(config.CLASS_SETS)
     assert properties["preset"]["pattern"] == f"^{SAFE_NAME.pattern}$"
 
 
@@ -266,3 +271,51 @@ def test_the_layout_names_each_shard_of_the_run_and_no_other(tmp_path, tiny_pres
     for bad in ("../elsewhere", "/tmp/x", "a b"):
         with pytest.raises(UnsafeName, match="preset name"):
             Layout(bad)
+
+
+# --- the extended class set ---
+
+def _extended(tiny):
+    from paper_lib.prototypes import EXTENDED_CLASSES
+
+    raw = dict(tiny, classes="extended", preprocessing="crystal_frame_wide")
+    return _with(raw, ("pristine", "counts"), {name: 1 for name in EXTENDED_CLASSES})
+
+
+def test_the_extended_preset_is_balanced_and_leaves_the_papers_digests_alone():
+    from paper_lib.prototypes import EXTENDED_CLASSES
+
+    extended = config.load(ROOT / "config" / "extended.yaml")
+    assert extended.classes == EXTENDED_CLASSES and len(extended.classes) >= 30
+    assert max(extended.counts.values()) <= 2 * min(extended.counts.values())
+    assert extended.preprocessing == "crystal_frame_wide"
+    # the class-set key enters a preset's dataset digest only when it is not the paper's: the
+    # structures of the paper's presets keep the identity they were made with
+    assert config.load(ROOT / "config" / "paper.yaml").dataset_digest() == "6848eb7ace693168"
+    assert config.load(ROOT / "config" / "quick.yaml").dataset_digest() == "02b1b64f647b3c7a"
+    assert extended.dataset_digest() != config.validate(dict(config_raw("extended.yaml"), seed=1)).dataset_digest()
+
+
+@pytest.mark.parametrize("change, message", [
+    (("pristine", "counts", "C4_TiO2"), "held out"),
+    (("pristine", "counts", "fcc"), "unknown class 'fcc'"),
+    (("split_hex_rh",), "split_hex_rh"),
+    (("classes",), "must be one of paper, extended"),
+])
+def test_bad_extended_presets_are_named(tiny_preset_dict, change, message):
+    raw = _extended(tiny_preset_dict)
+    value = {"split_hex_rh": True, "classes": "all"}.get(change[-1], 3)
+    bad = _with(raw, change, value)
+    with pytest.raises(config.ConfigError, match=message):
+        config.validate(bad)
+    assert schema_errors(bad)
+
+
+def test_the_schema_knows_the_extended_classes(tiny_preset_dict):
+    from paper_lib.prototypes import EXTENDED_CLASSES
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert tuple(schema["then"]["properties"]["pristine"]["properties"]["counts"]["propertyNames"]["enum"]) \
+        == EXTENDED_CLASSES
+    raw = _extended(tiny_preset_dict)
+    assert config.validate(raw).classes == EXTENDED_CLASSES and schema_errors(raw) == []

@@ -156,3 +156,42 @@ def test_a_huge_cell_is_not_refused():
 def test_crystal_frame_of_one_atom_is_a_clear_error():
     with pytest.raises(NoCrystalFrame, match="too few"):
         crystal_frame(Atoms("Cu", positions=[(0, 0, 0)]))
+
+
+@pytest.mark.parametrize("name, sites", [("A9_graphite", 4), ("A12_alpha-Mn", 29), ("C14_MgZn2", 12)])
+def test_the_wide_search_finds_lattices_with_long_translations(name, sites):
+    """Graphite (c = 4.7 d_nn), alpha-Mn (29 sites) and the hexagonal Laves phase: crystal_frame_wide
+    finds the lattice of a noisy rotated supercell; for graphite and alpha-Mn crystal_frame finds
+    none (its search stops at 3.3 d_nn and 16 sites)."""
+    from paper_lib.prototypes import EXTENDED, draw_symbols, nn_for
+    from paper_lib.structures import replication_for
+
+    rng = np.random.default_rng(5)
+    proto = EXTENDED[name]
+    symbols = draw_symbols(proto, rng)
+    cell, _ = proto.build(symbols, nn_for(symbols), rng)
+    crystal = cell.repeat(replication_for(cell, 600))
+    crystal.positions += rng.normal(0, 0.02 * nn_for(symbols), crystal.positions.shape)
+    rotation = Rotation.random(random_state=3).as_matrix()
+    crystal.set_cell(crystal.cell.array @ rotation.T, scale_atoms=False)
+    crystal.positions = crystal.positions @ rotation.T
+    frame = crystal_frame(crystal, wide=True)
+    assert len(frame.sites) == sites
+    assert frame.nn_distance == pytest.approx(nn_for(symbols), rel=0.02)
+    if name != "C14_MgZn2":
+        with pytest.raises(NoCrystalFrame):
+            crystal_frame(crystal)
+    cluster = prepare(crystal, "crystal_frame_wide", 250)
+    assert cluster.info["sites_per_cell"] == sites
+
+
+def test_the_wide_search_reads_what_crystal_frame_reads_the_same_way():
+    """Where crystal_frame finds a lattice, crystal_frame_wide finds the same frame (it only adds
+    searches after crystal_frame's have failed)."""
+    rng = np.random.default_rng(11)
+    for name in ("A1_Cu", "A3_Mg", "hR3_alpha-Sm", "A5_beta-Sn"):
+        cell, _ = PROTOTYPES[name].build("Cu", 2.5, rng)
+        crystal = _noisy(cell.repeat([6, 6, 6]), 0.1, rng)
+        a, b = crystal_frame(crystal), crystal_frame(crystal, wide=True)
+        for x, y in ((a.lattice, b.lattice), (a.sites, b.sites), (a.rotation, b.rotation)):
+            np.testing.assert_array_equal(x, y)

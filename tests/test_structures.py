@@ -165,3 +165,28 @@ def test_tiny_and_flat_periodic_cells_are_refused():
         for method in ("paper2018", "crystal_frame"):
             with pytest.raises(StructureError, match=message):
                 fingerprint(atoms, preprocessing=method, target_atoms=2)
+
+
+def test_the_extended_class_set_builds_each_prototype_as_its_own_class(tiny_preset_dict):
+    """A tiny extended preset: every pristine structure is a unit-neighbour-distance cluster of its
+    prototype, its record names the prototype, its space group and its elements (two distinct ones for
+    a binary), and the same preset gives the same structures."""
+    from paper_lib.prototypes import EXTENDED, EXTENDED_CLASSES
+    from paper_lib.structures import nearest_neighbour_distances
+
+    raw = {**tiny_preset_dict, "classes": "extended", "preprocessing": "crystal_frame_wide",
+           "pristine": {**tiny_preset_dict["pristine"], "counts": {name: 1 for name in EXTENDED_CLASSES}}}
+    preset = config.validate(raw)
+    built = list(pristine_shard(preset))
+    assert [record["label"] for _, _, record in built] == list(EXTENDED_CLASSES)
+    for sid, atoms, record in built:
+        proto = EXTENDED[record["prototype"]]
+        assert record["spacegroup"] == proto.spacegroup and record["preprocessing"] == "crystal_frame_wide"
+        species = record["element"].split("-")
+        assert len(species) == proto.species and len(set(species)) == proto.species
+        assert (record["z_b"] > 0) == (proto.species == 2) and record["z_a"] != record["z_b"]
+        assert sorted(set(atoms.get_chemical_symbols())) == sorted(species)
+        assert not atoms.pbc.any() and len(atoms) >= 250
+        assert nearest_neighbour_distances(atoms).min() == pytest.approx(1.0, abs=1e-6)
+    again = list(pristine_shard(preset, 1, 2))
+    assert all(np.array_equal(atoms.positions, built[sid][1].positions) for sid, atoms, _ in again)
