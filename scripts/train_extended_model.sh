@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The extended model's networks: the extended preset (config/extended.yaml: 30 prototype classes,
+# crystal_frame_wide pre-processing) from structures to trained, evaluated networks, one per
+# training seed (2027, the main one, then 2028 and 2029), all on the same data and validation split.
+# Each step is skipped when its output exists, so an interrupted run resumes with the same command.
+# Outputs under results/extended/.
+#   bash scripts/train_extended_model.sh [PYTHON]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${1:-.venv/bin/python}
+CFG=config/extended.yaml
+OUT=results/extended
+SEEDS="2027 2028 2029"
+EPOCHS=5
+mkdir -p "$OUT/seeds"
+step() { local out=$1; shift; if [ -e "$out" ]; then echo "skip: $out exists"; else echo "run: $*"; "$@"; fi; }
+
+# pristine structures and their test variants, two shards side by side
+for k in 0 1; do
+  step "$OUT/structures-$k.db" $PY -m paper_lib structures --config $CFG --shard $k/2 --out "$OUT/structures-$k.db" &
+done
+wait
+step "$OUT/structures.db" $PY -m paper_lib merge-structures --out "$OUT/structures.db" "$OUT"/structures-0.db "$OUT"/structures-1.db
+# one displaced training copy of each pristine structure (0-10 % of the nearest-neighbour distance)
+step "$OUT/augment.db" $PY -m paper_lib augment --config $CFG --db "$OUT/structures.db" --out "$OUT/augment.db"
+# the rows carry their pre-processing (crystal_frame_wide) and cluster size
+step "$OUT/fingerprints.h5" $PY -m paper_lib fingerprints --db "$OUT/structures.db" --out "$OUT/fingerprints.h5" --processes 2
+step "$OUT/augment.h5" $PY -m paper_lib fingerprints --db "$OUT/augment.db" --out "$OUT/augment.h5" --processes 2
+for s in $SEEDS; do
+  step "$OUT/seeds/model-$s.keras" $PY -m paper_lib train --config $CFG --fingerprints "$OUT/fingerprints.h5" \
+      --augment "$OUT/augment.h5" --epochs $EPOCHS --seed "$s" --split-seed 2027 \
+      --out "$OUT/seeds/model-$s.keras" --history "$OUT/seeds/history-$s.csv"
+  step "$OUT/seeds/accuracy-$s.csv" $PY -m paper_lib evaluate --model "$OUT/seeds/model-$s.keras" \
+      --fingerprints "$OUT/fingerprints.h5" --method "cnn_seed$s" --out "$OUT/seeds/accuracy-$s.csv" --confusion \
+      --predictions "$OUT/seeds/predictions-$s.csv"
+done
+echo "done"
