@@ -556,14 +556,15 @@ def _primitive_lattice(cell: Atoms) -> np.ndarray:
     return cell.cell.array if primitive is None else np.asarray(primitive[0])
 
 
-def training_cluster(cell: Atoms, target_atoms: int, rng: np.random.Generator) -> Atoms:
+def training_cluster(cell: Atoms, target_atoms: int, rng: np.random.Generator, n_atoms: int | None = None) -> Atoms:
     """A pristine dataset structure for the ``crystal_frame`` pre-processing.
 
     The periodic ``cell`` is given a random rotation and a random translation (so that the
-    sphere's centre falls anywhere in the cell); a sphere of 1.6 ``target_atoms`` atoms is cut
-    from it, in the crystal's standard frame (read off the cell, see :func:`exact_frame`) and at
-    unit nearest-neighbour distance: large enough that, after defects, the fingerprint stage finds
-    the frame again by itself and cuts its own sphere of ``target_atoms`` from it.
+    sphere's centre falls anywhere in the cell); a sphere of ``n_atoms`` atoms (default 1.6
+    ``target_atoms``) is cut from it, in the crystal's standard frame (read off the cell, see
+    :func:`exact_frame`) and at unit nearest-neighbour distance: large enough that, after defects,
+    the fingerprint stage finds the frame again by itself and cuts its own sphere of
+    ``target_atoms`` from it.
     """
     from scipy.spatial.transform import Rotation
 
@@ -571,16 +572,21 @@ def training_cluster(cell: Atoms, target_atoms: int, rng: np.random.Generator) -
     moved = cell.copy()
     moved.set_cell(cell.cell.array @ rotation.T, scale_atoms=False)
     moved.positions = cell.positions @ rotation.T + rng.uniform(0, 1, 3) @ moved.cell.array
-    return _cluster_in_frame(moved, exact_frame(moved), int(round(1.6 * target_atoms)))
+    return _cluster_in_frame(moved, exact_frame(moved), int(round(1.6 * target_atoms)) if n_atoms is None else n_atoms)
 
 
 def dataset_cluster(cell: Atoms, target_atoms: int, rng: np.random.Generator, method: str) -> Atoms:
     """A pristine periodic ``cell`` as the dataset stores it for pre-processing ``method``: the
     paper's randomly rotated, ~``target_atoms`` supercell (``paper2018``, see
     :func:`paper_lib.structures.finite_cluster`) or a larger aligned sphere (``crystal_frame``, see
-    :func:`training_cluster`), both at unit nearest-neighbour distance."""
+    :func:`training_cluster`), both at unit nearest-neighbour distance. ``crystal_frame_wide``'s
+    sphere holds at least :data:`PIECE_ATOMS` atoms, the piece a user's periodic cell gives the
+    frame search: a 400-atom sphere is too small to show the long translations that method is for
+    (a third of pristine double-hcp spheres of 400 atoms showed no lattice)."""
     if method == "paper2018":
         return finite_cluster(cell, target_atoms, rng)
+    if method == "crystal_frame_wide":
+        return training_cluster(cell, target_atoms, rng, max(int(round(1.6 * target_atoms)), PIECE_ATOMS))
     return training_cluster(cell, target_atoms, rng)
 
 
