@@ -184,12 +184,15 @@ def binaries_part(pred: pd.DataFrame, table: pd.DataFrame, out: Path, seed: int)
     overall = binary.groupby("dz_bin", observed=False)["right"].agg(["mean", "size"]).reset_index()
     print(overall.to_string(index=False), flush=True)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for label, block in acc.groupby("label"):
-        ax.plot(block.dz_bin.astype(str), block.accuracy, marker="o", lw=1, ms=3, label=label, alpha=0.8)
+    colours = plt.get_cmap("tab20").colors
+    for k, (label, block) in enumerate(acc.groupby("label")):
+        ax.plot(block.dz_bin.astype(str), block.accuracy, marker="os^"[k % 3], lw=1, ms=3, label=label, alpha=0.85,
+                color=colours[k % len(colours)])
     ax.plot(overall.dz_bin.astype(str), 100 * overall["mean"], color="k", lw=2.5, label="all binaries")
     ax.set_xlabel("|Z_A − Z_B|")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title("Binaries: accuracy against the difference of atomic numbers (pristine, δ ≤ 5 %, η ≤ 25 %)", fontsize=9)
+    ax.set_title(f"Binaries, network of seed {seed}: accuracy against the difference of atomic numbers\n"
+                 f"(held-out pristine, δ ≤ 5 %, η ≤ 25 %; n = {len(binary)})", fontsize=9)
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(out / "binaries.png", dpi=130)
