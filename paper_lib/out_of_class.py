@@ -37,6 +37,13 @@ many-site ones. Both A8 structures (Se and Te) sit in the calibration split, so 
 type is shared. Random crystals and amorphous boxes of the two splits come from different random
 streams; the test split also holds melted crystals, which calibration never sees.
 
+For a model of other classes (the extended model, whose classes are prototypes of
+:mod:`paper_lib.prototypes`), :func:`held_out_set` takes the model's ``classes``: a prototype of the
+set that is the same structure type as one of them (:data:`STRUCTURE_TYPES`: beta-W, Se, Te, alpha-U,
+alpha-Mn and alpha-Ga are extended classes) is left out, and a random crystal must also avoid their
+space groups. Without ``classes`` (or with the seven, which name no prototype) the set is the one
+described above.
+
 Lengths are in Angstrom, angles in degrees, noise in fractions of d_nn.
 """
 from __future__ import annotations
@@ -55,7 +62,7 @@ from ase.geometry import cellpar_to_cell
 from ase.spacegroup import crystal
 
 from .defects import displacements, vacancies
-from .prototypes import PUBLISHED
+from .prototypes import EXTENDED, PUBLISHED
 from .structures import (SPACEGROUPS, StructureError, _quiet_spglib, mean_nn_distance,
                          nearest_neighbour_distances, spacegroup_number)
 
@@ -193,6 +200,13 @@ PROTOTYPES = {p.name: p for p in (
         "four bonds per atom", 206, 8, "Si", ("Si", "Ge"), {"a": 6.636, "b/a": 1.0, "c/a": 1.0, "x": 0.1003},
         lambda p: [(p["x"], p["x"], p["x"])]),
 )}
+
+#: the prototype of the extended library (:data:`paper_lib.prototypes.EXTENDED`) that each of these
+#: prototypes is the same structure type as (same space group and Wyckoff sites; A8_Se and A8_Te are
+#: both A8_gamma-Se); the others are none of the library's
+STRUCTURE_TYPES = {"A15_beta-W": "A15_beta-W", "A8_Se": "A8_gamma-Se", "A8_Te": "A8_gamma-Se",
+                   "A20_alpha-U": "A20_alpha-U", "A12_alpha-Mn": "A12_alpha-Mn",
+                   "A11_alpha-Ga": "A11_alpha-Ga"}
 
 #: which prototypes make up each split (no structure type is shared)
 SPLITS = {
@@ -361,7 +375,7 @@ def _sites_apart(cell: Atoms, n_sites: int, d_min: float, rng: np.random.Generat
 
 
 def random_crystal(rng: np.random.Generator, symbol: str | None = None,
-                   max_tries: int = 500) -> tuple[Atoms, dict]:
+                   max_tries: int = 500, spacegroups=CLASS_SPACEGROUPS) -> tuple[Atoms, dict]:
     """A random crystal of one element and its record.
 
     Lengths are drawn in 1-2 (relative), angles in 60-120 deg; a lattice whose volume is below half
@@ -369,7 +383,8 @@ def random_crystal(rng: np.random.Generator, symbol: str | None = None,
     :data:`RANDOM_VOLUME_PER_ATOM` d^3; the cell is Niggli-reduced. Sites are drawn uniformly and
     redrawn while two atoms (periodic images included) are closer than :data:`RANDOM_MIN_DISTANCE` d.
     The crystal is kept only if spglib, at :data:`RANDOM_SYMPREC` d_nn and at :data:`SYMPREC`,
-    finds a space group outside :data:`CLASS_SPACEGROUPS`. The record holds ``element``,
+    finds a space group outside ``spacegroups`` (default :data:`CLASS_SPACEGROUPS`; see
+    :func:`class_spacegroups`). The record holds ``element``,
     ``spacegroup`` and ``sites_per_primitive`` (at the looser tolerance), ``nn_distance`` (mean
     nearest-neighbour distance, Angstrom) and ``min_distance`` (Angstrom).
     """
@@ -398,9 +413,9 @@ def random_crystal(rng: np.random.Generator, symbol: str | None = None,
         with _quiet_spglib():
             dataset = spglib.get_symmetry_dataset(
                 (atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers), symprec=RANDOM_SYMPREC * d_nn)
-        if dataset is None or int(dataset.number) in CLASS_SPACEGROUPS:
+        if dataset is None or int(dataset.number) in spacegroups:
             continue
-        if spacegroup_number(atoms, SYMPREC) in CLASS_SPACEGROUPS:
+        if spacegroup_number(atoms, SYMPREC) in spacegroups:
             continue
         return atoms, {"element": symbol, "spacegroup": int(dataset.number),
                        "sites_per_primitive": _primitive_size(dataset), "nn_distance": d_nn,
@@ -499,12 +514,13 @@ def prototype_structure(name: str, split: str, rng: np.random.Generator,
 
 
 def random_structure(split: str, rng: np.random.Generator, noise: float | None = None,
-                     vacancy_fraction: float | None = None) -> tuple[Atoms, dict]:
-    """One user-like random crystal and its record."""
+                     vacancy_fraction: float | None = None,
+                     spacegroups=CLASS_SPACEGROUPS) -> tuple[Atoms, dict]:
+    """One user-like random crystal (none of ``spacegroups``, see :func:`random_crystal`) and its record."""
     drawn = _variation(rng)
     noise = drawn[0] if noise is None else noise
     vacancy_fraction = drawn[1] if vacancy_fraction is None else vacancy_fraction
-    cell, record = random_crystal(rng)
+    cell, record = random_crystal(rng, spacegroups=spacegroups)
     atoms = user_structure(supercell(cell, rng), rng, noise, vacancy_fraction, record["nn_distance"])
     return atoms, {"name": "random_crystal", "kind": "random", "split": split,
                    "spacegroup": record["spacegroup"], "sites_per_primitive": record["sites_per_primitive"],
@@ -536,12 +552,31 @@ def amorphous_structure(name: str, split: str, rng: np.random.Generator, noise: 
                    "element": symbol, "nn_distance": d_nn, "min_distance": hard_core}
 
 
-def held_out_set(split: str, n_per_kind: int, seed: int) -> list[tuple[Atoms, dict]]:
-    """The out-of-class structures of ``split`` (``"calibration"`` or ``"test"``).
+def class_spacegroups(classes=()) -> frozenset:
+    """The space groups no out-of-class structure may show for a model of ``classes``: those of the
+    seven classes (:data:`CLASS_SPACEGROUPS`) and of every class that is a prototype of the extended
+    library (:data:`paper_lib.prototypes.EXTENDED`)."""
+    return CLASS_SPACEGROUPS | frozenset(EXTENDED[c].spacegroup for c in classes if c in EXTENDED)
 
-    ``n_per_kind`` structures of every prototype of the split (:data:`SPLITS`), ``n_per_kind``
-    random crystals and ``n_per_kind`` amorphous snapshots (the kinds of :data:`AMORPHOUS_KINDS`
-    in turn), in that order. Each is a periodic, randomly rotated supercell of about 250-700 atoms
+
+def split_prototypes(split: str, classes=()) -> tuple[str, ...]:
+    """The prototypes of ``split`` (:data:`SPLITS`) that are out of class for a model of ``classes``:
+    those whose structure type (:data:`STRUCTURE_TYPES`, or their own name) is none of ``classes``.
+    The seven classes name no prototype: for them (and for no ``classes``) the whole split."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    classes = set(classes)
+    return tuple(name for name in SPLITS[split] if STRUCTURE_TYPES.get(name, name) not in classes)
+
+
+def held_out_set(split: str, n_per_kind: int, seed: int, classes=()) -> list[tuple[Atoms, dict]]:
+    """The out-of-class structures of ``split`` (``"calibration"`` or ``"test"``) for a model of
+    ``classes`` (class names; default and the seven classes: the set as first built).
+
+    ``n_per_kind`` structures of every prototype of the split that is none of the classes
+    (:func:`split_prototypes`), ``n_per_kind``
+    random crystals (none of the space groups of :func:`class_spacegroups`) and ``n_per_kind``
+    amorphous snapshots (the kinds of :data:`AMORPHOUS_KINDS` in turn), in that order. Each is a periodic, randomly rotated supercell of about 250-700 atoms
     with its record: ``name``, ``kind`` (``prototype``, ``random`` or ``amorphous``), ``split``,
     ``spacegroup`` and ``sites_per_primitive`` (None for amorphous), ``noise`` (sigma in d_nn),
     ``vacancies`` (fraction removed), ``element``, ``nn_distance`` (d_nn of the pristine
@@ -549,16 +584,16 @@ def held_out_set(split: str, n_per_kind: int, seed: int) -> list[tuple[Atoms, di
     Angstrom, else None). Every structure has its own random stream from ``seed``, the split, its
     name and its index: the same arguments give the same structures.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    names = split_prototypes(split, classes)
     if n_per_kind < 0:
         raise ValueError(f"n_per_kind must be >= 0, got {n_per_kind}")
+    spacegroups = class_spacegroups(classes)
     out = []
-    for name in SPLITS[split]:
+    for name in names:
         for i in range(n_per_kind):
             out.append(prototype_structure(name, split, _stream(seed, split, name, i)))
     for i in range(n_per_kind):
-        out.append(random_structure(split, _stream(seed, split, "random_crystal", i)))
+        out.append(random_structure(split, _stream(seed, split, "random_crystal", i), spacegroups=spacegroups))
     kinds = AMORPHOUS_KINDS[split]
     for i in range(n_per_kind):
         name = kinds[i % len(kinds)]

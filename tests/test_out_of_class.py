@@ -157,3 +157,47 @@ def test_user_structure_rotates_and_removes_atoms():
     assert np.allclose(rotated.cell.lengths(), supercell.cell.lengths())
     holed = ooc.user_structure(supercell, rng, 0.05, 0.1, d_nn)
     assert len(holed) == len(supercell) - round(0.1 * len(supercell))
+
+
+def test_structure_types_name_extended_prototypes_of_the_same_space_group_and_sites():
+    from paper_lib.prototypes import EXTENDED, EXTENDED_CLASSES
+
+    for name, proto_name in ooc.STRUCTURE_TYPES.items():
+        assert proto_name in EXTENDED_CLASSES
+        assert EXTENDED[proto_name].spacegroup == ooc.PROTOTYPES[name].spacegroup
+        assert EXTENDED[proto_name].sites_per_primitive == ooc.PROTOTYPES[name].sites_per_primitive
+    # the others share space group and site count with no extended prototype, or (A17, A14 and
+    # alpha-Ga: Cmce 8f) lie outside its ranges of b/a
+    for name, proto in ooc.PROTOTYPES.items():
+        if name in ooc.STRUCTURE_TYPES:
+            continue
+        for other in EXTENDED.values():
+            if (other.spacegroup, other.sites_per_primitive) == (proto.spacegroup, proto.sites_per_primitive):
+                low, high = other.ranges["b_over_a"][0]
+                assert not low <= proto.params["b/a"] <= high, (name, other.name)
+
+
+def test_held_out_set_for_the_extended_classes_leaves_them_out():
+    from paper_lib.prototypes import EXTENDED_CLASSES, HELD_OUT
+
+    assert ooc.split_prototypes("calibration", EXTENDED_CLASSES) == ("Af_simple-hex", "A17_black-P", "BC8_Si")
+    assert ooc.split_prototypes("test", EXTENDED_CLASSES) == (
+        "A13_beta-Mn", "Ab_beta-U", "A14_I2", "simple-tetragonal", "gamma-Pu", "Ad_beta-Np")
+    spacegroups = ooc.class_spacegroups(EXTENDED_CLASSES)
+    assert spacegroups > ooc.CLASS_SPACEGROUPS and {64, 63, 152, 223, 217, 216} <= spacegroups
+    for split in ooc.SPLITS:
+        structures = ooc.held_out_set(split, 2, 5, classes=EXTENDED_CLASSES)
+        names = [info["name"] for _, info in structures]
+        assert len(structures) == 2 * (len(ooc.split_prototypes(split, EXTENDED_CLASSES)) + 2)
+        assert not set(names) & (set(EXTENDED_CLASSES) | set(HELD_OUT) | set(ooc.STRUCTURE_TYPES))
+        for atoms, info in structures:
+            if info["kind"] == "random":
+                assert info["spacegroup"] not in spacegroups
+
+
+def test_held_out_set_for_the_seven_classes_is_the_default_one():
+    seven = ("bcc", "bct_139", "bct_141", "diam", "fcc", "hex/rh", "sc")
+    assert ooc.class_spacegroups(seven) == ooc.CLASS_SPACEGROUPS
+    for split in ooc.SPLITS:
+        assert ooc.split_prototypes(split, seven) == ooc.SPLITS[split]
+        assert same_structures(ooc.held_out_set(split, 1, 3), ooc.held_out_set(split, 1, 3, classes=seven))
