@@ -1,33 +1,55 @@
-"""Calibrate when the shipped model answers ``unknown``, measure it, and write the calibrated model.
+"""Calibrate when a trained model answers ``unknown``, measure it, and write the calibrated model.
 
-    python scripts/calibrate_shipped_model.py [--results results/robust] [--processes 2]
-        [--out paper_lib/data/model.keras] [--figures figures/robust/uncertainty]
+    python scripts/calibrate_shipped_model.py [--results results/robust] [--seeds 2026 ... 2030]
+        [--members PATTERN] [--processes 2] [--out paper_lib/data/model.keras]
+        [--figures figures/robust/uncertainty]
 
-Needs what ``scripts/train_shipped_model.sh`` and ``scripts/train_seeds.sh`` wrote under
-``results/robust/`` (the robust preset's structures and fingerprints, the network of seed 2026 and
-its further seeds, all with the same validation split). Every step caches its output under
-``results/robust/uncertainty/`` and is skipped when it exists, so an interrupted run resumes.
+The shipped (robust) model, the defaults: what ``scripts/train_shipped_model.sh`` and
+``scripts/train_seeds.sh`` wrote under ``results/robust/`` (the robust preset's structures and
+fingerprints, the network of seed 2026 in ``model.keras`` and its further seeds in
+``seeds/model-SEED.keras``, all with the same validation split). The extended model:
+
+    python scripts/calibrate_shipped_model.py --results results/extended --seeds 2027 2028 2029 \
+        --members 'seeds/model-{seed}.keras' --figures figures/extended/uncertainty \
+        --out results/extended/calibrated.keras
+
+``--seeds``: the networks, the first one the main network; ``--members``: where each one is under
+``--results`` (``{seed}`` stands for the seed; default: ``model.keras`` for the first seed,
+``seeds/model-{seed}.keras`` for the others). Every member must have the same classes, fingerprint
+parameters, training data and validation split as the first. Every step caches its output under
+``RESULTS/uncertainty/`` and is skipped when it exists, so an interrupted run resumes (the samples
+record the seeds they come from and are drawn again for other seeds).
 
 1. **In-class held-out data**: the validation pristine structures (never trained on) and every
    defective test structure (vacancies, displacements), with the sites per primitive cell of the
-   crystal each one's pre-processing finds, or none. Split by pristine structure (sid parity) into a
-   calibration half and a test half.
-2. **Out-of-class data** (:mod:`paper_lib.out_of_class`): elemental prototypes whose space group
-   is none of the classes', random crystals and amorphous snapshots; the calibration split and
-   the test split hold different prototypes.
-3. **Samples** of each uncertainty method: MC dropout on the seed-2026 network, ensembles of the
-   first 3 and of all 5 seeds.
+   crystal each one's pre-processing finds (``crystal_frame``, with its wider search when the model's
+   pre-processing is ``crystal_frame_wide``), or none. Split by pristine structure (sid parity) into
+   a calibration half and a test half.
+2. **Out-of-class data** (:mod:`paper_lib.out_of_class`, for the model's classes): elemental
+   prototypes of none of the classes' structure types, random crystals and amorphous snapshots; the
+   calibration split and the test split hold different prototypes. Fingerprinted with the model's
+   parameters.
+3. **Samples** of each uncertainty method: MC dropout on the main network, the ensemble of the
+   first 3 seeds (of both when two are given) and, with more than 3, of all of them.
 4. **Choice**: for each method and measure, the threshold that flags at most ``--flag`` of the
    in-class calibration structures (pristine, displacements <= 5 %, vacancies <= 25 %); the method
    and measure kept are those that flag the most out-of-class *calibration* structures (a tie
    keeps the first in the order of the loops). A temperature is fitted on the in-class calibration
    half. ``methods.csv`` and ``reliability.*`` are on the test halves; ``levels.csv`` has every
-   held-out structure, both halves.
+   held-out structure, both halves. The site check: the paper's classes take the sites per
+   primitive cell of their prototypes (:func:`paper_lib.structures.class_site_counts`); other
+   classes (the extended model's) the counts the pre-processing finds on the in-class calibration
+   half's pristine and easy structures (as above), every count found for a class.
+   **Held-out prototypes** (the extended model, whose library builds :data:`paper_lib.prototypes.HELD_OUT`
+   but never trains on them): ``--held-out-n`` dataset structures of each, pristine, with 2 %
+   displacements and with 10 % vacancies, decided with the kept decision (never calibrated on
+   them): ``held_out.csv``.
 5. **Outputs**: the decision in the model's JSON (and, for an ensemble, the members in one
    ``.keras``), and under ``--figures``: ``methods.csv`` (every method and measure),
    ``levels.csv`` (per Table 1 level: accuracy, flagged, wrong answers given as a class, per
-   seed accuracy with mean and s.d.), ``out_of_class.csv`` (per prototype), ``reliability.csv``
-   and the figures ``reliability.png``, ``coverage.png``, ``flagged_by_level.png``.
+   seed accuracy with mean and s.d.), ``out_of_class.csv`` (per prototype), ``reliability.csv``,
+   ``sites.csv`` (classes without prototype site counts: how many calibration structures showed
+   each count), ``held_out.csv`` (extended model) and the figures ``reliability.png``, ``coverage.png``, ``flagged_by_level.png``.
 """
 from __future__ import annotations
 
@@ -45,14 +67,58 @@ sys.path.insert(0, str(ROOT))
 
 from paper_lib import uncertainty as unc  # noqa: E402
 
+#: the shipped model's seeds: 2026 (results/robust/model.keras), then results/robust/seeds/model-SEED.keras
 SEEDS = (2026, 2027, 2028, 2029, 2030)
-METHODS = {"mc_dropout": ("mc_dropout", SEEDS[:1]), "ensemble3": ("ensemble", SEEDS[:3]),
-           "ensemble5": ("ensemble", SEEDS)}
 EASY = "(defect == 'pristine') | ((defect == 'displacements') & (level <= 5)) | ((defect == 'vacancies') & (level <= 25))"
 
+#: held-out prototypes: the defects each structure is also given, (kind, level %)
+HELD_OUT_DEFECTS = (("pristine", 0.0), ("displacements", 2.0), ("vacancies", 10.0))
+#: held-out prototypes: the seed of their random streams
+HELD_OUT_SEED = 2018
 
-def member_path(results: Path, seed: int) -> Path:
-    return results / "model.keras" if seed == SEEDS[0] else results / "seeds" / f"model-{seed}.keras"
+
+def methods_for(seeds) -> dict:
+    """The uncertainty methods of networks ``seeds`` (first: the main one), name -> (method, seeds):
+    MC dropout on the first, the ensemble of the first 3 (of both when two are given) and, with
+    more than 3, of all."""
+    seeds = tuple(seeds)
+    methods = {"mc_dropout": ("mc_dropout", seeds[:1])}
+    if len(seeds) >= 2:
+        methods[f"ensemble{min(3, len(seeds))}"] = ("ensemble", seeds[:3])
+    if len(seeds) > 3:
+        methods[f"ensemble{len(seeds)}"] = ("ensemble", seeds)
+    return methods
+
+
+def member_path(results: Path, seed: int, seeds, pattern: str | None = None) -> Path:
+    """The network of ``seed`` under ``results``: ``pattern`` with ``{seed}`` filled in, or by default
+    ``model.keras`` for the first of ``seeds`` and ``seeds/model-SEED.keras`` for the others."""
+    if pattern is not None:
+        return results / pattern.format(seed=seed)
+    return results / "model.keras" if seed == seeds[0] else results / "seeds" / f"model-{seed}.keras"
+
+
+def check_members(paths: dict) -> dict:
+    """The main member's metadata (JSON beside the first of ``paths``, seed -> .keras path), after
+    checking that every member has its seed, and the first one's classes, fingerprint parameters,
+    training data and validation split."""
+    from paper_lib.model import metadata_path
+
+    first = None
+    for seed, path in paths.items():
+        meta = json.loads(metadata_path(path).read_text())
+        if meta.get("seed") != seed:
+            raise SystemExit(f"{path}: trained with seed {meta.get('seed')}, not {seed}")
+        if first is None:
+            first = meta
+            continue
+        for key in ("classes", "fingerprint"):
+            if meta[key] != first[key]:
+                raise SystemExit(f"{path}: its {key} differ from the main network's")
+        for key in ("digest", "validation_sids"):
+            if meta["training_data"].get(key) != first["training_data"].get(key):
+                raise SystemExit(f"{path}: its training data ({key}) differ from the main network's")
+    return first
 
 
 # ------------------------------------------------------------------------------------------------
@@ -60,24 +126,28 @@ def member_path(results: Path, seed: int) -> Path:
 # ------------------------------------------------------------------------------------------------
 
 def _sites_of(item):
+    """(row id, sites per primitive cell of the crystal frame found, -1 for none) of (row id, atoms,
+    wide): ``wide`` is the crystal_frame_wide search."""
     from paper_lib.preprocessing import NoCrystalFrame, crystal_frame
 
-    row_id, atoms = item
+    row_id, atoms, wide = item
     try:
-        return row_id, len(crystal_frame(atoms).sites)
+        return row_id, len(crystal_frame(atoms, wide=wide).sites)
     except NoCrystalFrame:
         return row_id, -1
 
 
-def in_class(results: Path, cache: Path, processes: int) -> tuple[pd.DataFrame, np.ndarray]:
+def in_class(results: Path, cache: Path, processes: int, validation_sids, wide: bool) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows (row_id, sid, label, defect, level, sites, half) and their fingerprints (rows with a
-    lattice; sites -1 where the pre-processing found none, their fingerprint rows are zero)."""
+    lattice; sites -1 where the pre-processing found none, their fingerprint rows are zero).
+    ``validation_sids``: the pristine structures the networks never trained on; ``wide``: the
+    crystal frames of the crystal_frame_wide pre-processing."""
     import multiprocessing as mp
 
     from paper_lib.io import load_fingerprint_set, read_fingerprints, read_structures
 
     table_path, fp_path = cache / "in_class.csv", cache / "in_class_fingerprints.npy"
-    validation = set(json.loads((results / "model.json").read_text())["training_data"]["validation_sids"])
+    validation = set(validation_sids)
     if not table_path.exists():
         data = load_fingerprint_set([results / "fingerprints.h5"])
         keep = (data["defect"] != "pristine") | np.isin(data["sid"], sorted(validation))
@@ -92,7 +162,7 @@ def in_class(results: Path, cache: Path, processes: int) -> tuple[pd.DataFrame, 
                                               "level": [float(kv["level"]) for _, _, kv in lost]})], ignore_index=True)
         fps = np.concatenate([fps, np.zeros((len(lost), *fps.shape[1:]), np.float32)])
         wanted = set(rows.row_id.tolist())
-        items = [(rid, atoms) for rid, atoms, _ in read_structures(results / "structures.db") if rid in wanted]
+        items = [(rid, atoms, wide) for rid, atoms, _ in read_structures(results / "structures.db") if rid in wanted]
         start = time.perf_counter()
         with mp.get_context("fork").Pool(processes) as pool:
             sites = dict(pool.imap_unordered(_sites_of, items, chunksize=64))
@@ -109,17 +179,23 @@ def in_class(results: Path, cache: Path, processes: int) -> tuple[pd.DataFrame, 
 # 2. out-of-class data
 # ------------------------------------------------------------------------------------------------
 
-def out_of_class(cache: Path, processes: int, n_per_kind: int) -> tuple[pd.DataFrame, np.ndarray]:
+def out_of_class(cache: Path, processes: int, n_per_kind: int, classes, params: dict) -> tuple[pd.DataFrame, np.ndarray]:
+    """Out-of-class structures for a model of ``classes`` (:func:`paper_lib.out_of_class.held_out_set`),
+    both splits, fingerprinted with the model's parameters ``params``: their records (with ``half``,
+    ``sites``: -1 no lattice found, ``error``) and fingerprints (zero where none)."""
     from paper_lib.diffraction import fingerprints
     from paper_lib.out_of_class import held_out_set
+    from paper_lib.prototypes import HELD_OUT
 
     table_path, fp_path = cache / "out_of_class.csv", cache / "out_of_class_fingerprints.npy"
     if not table_path.exists():
         tables, all_fps = [], []
         for half, seed in (("calibration", 1), ("test", 2)):
             start = time.perf_counter()
-            items = held_out_set(half, n_per_kind, seed)
-            batch = fingerprints([a for a, _ in items], processes=processes, progress=False)
+            items = held_out_set(half, n_per_kind, seed, classes=classes)
+            if any(meta["name"] in HELD_OUT for _, meta in items):
+                raise RuntimeError("a held-out prototype among the out-of-class structures")
+            batch = fingerprints([a for a, _ in items], processes=processes, progress=False, **params)
             info = pd.DataFrame([{k: v for k, v in meta.items()} for _, meta in items])
             info["half"] = half
             info["sites"] = 0
@@ -145,26 +221,44 @@ def out_of_class(cache: Path, processes: int, n_per_kind: int) -> tuple[pd.DataF
 # 3. samples
 # ------------------------------------------------------------------------------------------------
 
-def load_members(results: Path, seeds):
+def load_members(paths: dict, seeds):
     from paper_lib.model import load_model
 
-    return [load_model(member_path(results, s)) for s in seeds]
+    return [load_model(paths[s]) for s in seeds]
 
 
-def samples(results: Path, cache: Path, name: str, fps_in: np.ndarray, fps_out: np.ndarray) -> tuple:
-    path = cache / f"samples_{name}.npz"
+def _network(paths: dict, method: str, seeds):
+    """The Keras model a method samples: the one network (MC dropout) or the ensemble of ``seeds``."""
+    members = load_members(paths, seeds)
+    if method == "mc_dropout":
+        return members[0].model
+    return unc.ensemble_network([m.model for m in members], members[0].classes)
+
+
+def _cached_samples(path: Path, seeds) -> bool:
+    """True if the samples at ``path`` exist and come from ``seeds`` (a file without the record, as
+    first written for the shipped model, is taken as it is)."""
     if not path.exists():
-        method, seeds = METHODS[name]
-        members = load_members(results, seeds)
+        return False
+    stored = np.load(path)
+    if "seeds" in stored.files and tuple(int(s) for s in stored["seeds"]) != tuple(seeds):
+        print(f"{path.name}: samples of seeds {stored['seeds'].tolist()}, not {list(seeds)}: drawn again", flush=True)
+        return False
+    return True
+
+
+def samples(paths: dict, cache: Path, name: str, method: str, seeds, fps_in: np.ndarray, fps_out: np.ndarray) -> tuple:
+    """Samples (n, S, classes) of ``method`` with networks ``seeds`` on the in-class and out-of-class
+    fingerprints, cached as ``samples_NAME.npz``."""
+    path = cache / f"samples_{name}.npz"
+    if not _cached_samples(path, seeds):
+        keras_model = _network(paths, method, seeds)
         start = time.perf_counter()
-        if method == "mc_dropout":
-            keras_model = members[0].model
-        else:
-            keras_model = unc.ensemble_network([m.model for m in members], members[0].classes)
         s_in = unc.sample_probabilities(keras_model, np.asarray(fps_in), method)
         s_out = unc.sample_probabilities(keras_model, np.asarray(fps_out), method)
         seconds = time.perf_counter() - start
-        np.savez(path, inside=s_in.astype(np.float32), outside=s_out.astype(np.float32), seconds=seconds)
+        np.savez(path, inside=s_in.astype(np.float32), outside=s_out.astype(np.float32), seconds=seconds,
+                 seeds=np.asarray(seeds))
         print(f"samples {name}: {len(fps_in) + len(fps_out)} structures in {seconds:.0f} s", flush=True)
     data = np.load(path)
     return data["inside"], data["outside"]
@@ -225,11 +319,50 @@ def assess(rows: pd.DataFrame, ood: pd.DataFrame, s_in, s_out, classes, measure:
     return out
 
 
+def decision_sites(rows: pd.DataFrame, classes) -> tuple[dict, pd.DataFrame | None]:
+    """The site counts of the decision's check 2, class -> sites per primitive cell, and (classes
+    without prototype counts) the table they come from.
+
+    The paper's classes: their prototypes' (:func:`paper_lib.structures.class_site_counts`), table
+    None. Other classes (the extended model's): every count the pre-processing found on the in-class
+    calibration half's pristine and easy structures (displacements <= 5 %, vacancies <= 25 %) of the
+    class; the table counts the structures per class and count. A class where no crystal was found
+    gets no check."""
+    from paper_lib.structures import class_site_counts
+
+    known = class_site_counts(classes)
+    if set(classes) <= set(known):
+        return known, None
+    found = rows[(rows.half.values == "calibration") & rows.eval(EASY).values & (rows.sites.values > 0)]
+    table = pd.crosstab(found.label, found.sites)
+    sites = {c: sorted(int(k) for k in table.columns[table.loc[c] > 0]) for c in classes if c in table.index}
+    return sites, table
+
+
+def all_seed_samples(paths: dict, cache: Path, methods: dict, seeds, fps_in) -> np.ndarray:
+    """In-class samples (n, seeds, classes), one network per seed: the ensemble of all ``seeds`` if
+    one of ``methods`` is, else the one network's plain pass (cached as ``samples_single.npz``)."""
+    for name, (method, member_seeds) in methods.items():
+        if method == "ensemble" and tuple(member_seeds) == tuple(seeds):
+            return np.load(cache / f"samples_{name}.npz")["inside"]
+    path = cache / "samples_single.npz"
+    if not _cached_samples(path, seeds):
+        s_in = unc.sample_probabilities(_network(paths, "ensemble", seeds), np.asarray(fps_in), "ensemble")
+        np.savez(path, inside=s_in.astype(np.float32), seeds=np.asarray(seeds))
+    return np.load(path)["inside"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results/robust")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
+                        help="the networks' training seeds, the main network first (default: the shipped model's)")
+    parser.add_argument("--members", help="path of each network under --results, with {seed} for its seed "
+                                          "(default: model.keras for the first seed, seeds/model-{seed}.keras for the others)")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--n-per-kind", type=int, default=24, help="out-of-class structures per prototype/kind and split")
+    parser.add_argument("--held-out-n", type=int, default=40,
+                        help="structures per held-out prototype of the extended library (each also with defects)")
     parser.add_argument("--flag", type=float, default=0.03,
                         help="share of in-class calibration structures (pristine, displacements <= 5 %%, "
                              "vacancies <= 25 %%) the threshold may flag")
@@ -237,25 +370,40 @@ def main() -> None:
     parser.add_argument("--figures", default="figures/robust/uncertainty")
     args = parser.parse_args()
     results = ROOT / args.results
+    seeds = tuple(args.seeds)
+    if len(set(seeds)) != len(seeds):
+        parser.error(f"--seeds: a seed given twice: {list(seeds)}")
+    if args.members is not None and "{seed}" not in args.members:
+        parser.error("--members must contain {seed}")
+    paths = {s: member_path(results, s, seeds, args.members) for s in seeds}
+    missing = [str(p) for p in paths.values() if not p.exists()]
+    if missing:
+        parser.error(f"no network at {', '.join(missing)}")
+    meta = check_members(paths)
+    methods = methods_for(seeds)
     cache = results / "uncertainty"
     cache.mkdir(parents=True, exist_ok=True)
     figures = ROOT / args.figures
     figures.mkdir(parents=True, exist_ok=True)
 
-    from paper_lib.structures import class_site_counts
-
-    rows, fps_in = in_class(results, cache, args.processes)
-    ood, fps_out = out_of_class(cache, args.processes, args.n_per_kind)
-    classes = load_members(results, SEEDS[:1])[0].classes
-    sites = class_site_counts(classes)
+    main_network = load_members(paths, seeds[:1])[0]
+    classes, params = main_network.classes, dict(main_network.fingerprint)
+    wide = params.get("preprocessing") == "crystal_frame_wide"
+    rows, fps_in = in_class(results, cache, args.processes, meta["training_data"]["validation_sids"], wide)
+    ood, fps_out = out_of_class(cache, args.processes, args.n_per_kind, classes, params)
+    sites, site_table = decision_sites(rows, classes)
     print(f"in-class: {len(rows)} rows ({(rows.sites < 0).sum()} without a lattice); out-of-class: {len(ood)}",
           flush=True)
     print("sites per primitive cell found, in-class pristine/defective:\n",
           pd.crosstab(rows.label, rows.sites).to_string(), flush=True)
+    if site_table is not None:
+        site_table.to_csv(figures / "sites.csv")
+        print("site counts of the decision, from the calibration half's pristine and easy structures:\n",
+              "\n".join(f"  {c}: {v}" for c, v in sites.items()), flush=True)
 
     records, kept = [], None
-    for name in METHODS:
-        s_in, s_out = samples(results, cache, name, fps_in, fps_out)
+    for name, (method, member_seeds) in methods.items():
+        s_in, s_out = samples(paths, cache, name, method, member_seeds, fps_in, fps_out)
         cal = (rows.half.values == "calibration") & (rows.sites.values >= 0)
         truth = np.array([list(classes).index(c) for c in rows.label.values[cal]])
         temperature = unc.fit_temperature(s_in[cal], truth)
@@ -265,7 +413,7 @@ def main() -> None:
                 r["method"] = name
                 records.append(r)
                 # chosen on the out-of-class calibration split alone; a tie keeps the first in the
-                # fixed order of the loops (MC dropout, 3, 5 members; entropy, mutual information,
+                # fixed order of the loops (MC dropout, 3, all members; entropy, mutual information,
                 # margin; no temperature before the fitted one)
                 key = r["ood_calibration_unknown"]
                 if kept is None or key > kept[0]:
@@ -279,26 +427,101 @@ def main() -> None:
     table.round(6).to_csv(figures / "methods.csv", index=False)
     best = kept[1]
     print(f"kept: {best['method']} {best['measure']} T={best['temperature']:.3f} threshold={best['threshold']:.4f}")
-    report(rows, ood, best, classes, figures, results, cache, fps_in)
+    s_all = all_seed_samples(paths, cache, methods, seeds, fps_in)
+    report(rows, ood, best, classes, figures, s_all, seeds)
+    from paper_lib.prototypes import EXTENDED, HELD_OUT
+
+    if set(classes) <= set(EXTENDED) and not set(HELD_OUT) & set(classes) and args.held_out_n > 0:
+        held_out_test(paths, cache, figures, methods[best["method"]], best, classes, sites, params,
+                      args.processes, args.held_out_n)
     if args.out:
-        write_calibrated(results, best, sites, args, rows, ood)
+        write_calibrated(paths, methods, best, sites, args, rows, ood, site_table is not None)
 
 
-def per_seed_accuracy(results: Path, cache: Path, rows: pd.DataFrame, classes) -> pd.DataFrame:
+def per_seed_accuracy(s_all: np.ndarray, seeds, rows: pd.DataFrame, classes) -> pd.DataFrame:
     """Accuracy of each seed's network alone (no uncertainty, no unknown), per Table 1 level;
-    structures without a lattice count as wrong."""
-    s_in, _ = np.load(cache / "samples_ensemble5.npz")["inside"], None
+    structures without a lattice count as wrong. ``s_all``: in-class samples (n, seeds, classes)."""
     out = []
     truth = rows.label.values
-    for k, seed in enumerate(SEEDS):
-        predicted = np.array(classes)[s_in[:, k].argmax(axis=1)]
+    for k, seed in enumerate(seeds):
+        predicted = np.array(classes)[s_all[:, k].argmax(axis=1)]
         right = (predicted == truth) & (rows.sites.values >= 0)
         for (defect, level), group in rows.groupby(["defect", "level"]).groups.items():
             out.append({"defect": defect, "level": level, "seed": seed, "accuracy": 100 * right[group].mean()})
     return pd.DataFrame(out)
 
 
-def report(rows, ood, best, classes, figures: Path, results: Path, cache: Path, fps_in) -> None:
+def held_out_structures(n: int, params: dict) -> tuple[pd.DataFrame, list]:
+    """``n`` dataset structures of each prototype of :data:`paper_lib.prototypes.HELD_OUT` (elements of
+    the presets' ``elements: all``, the pre-processing and cluster size of ``params``), each pristine
+    and with the defects of :data:`HELD_OUT_DEFECTS`; random streams seeded by (prototype, index)."""
+    from paper_lib.defects import apply, dataset_nn_distance
+    from paper_lib.prototypes import HELD_OUT, default_elements, pristine_prototype
+
+    elements = default_elements()
+    records, structures = [], []
+    for k, name in enumerate(HELD_OUT):
+        for i in range(n):
+            cluster, record = pristine_prototype(name, elements, int(params["target_atoms"]),
+                                                 np.random.default_rng([HELD_OUT_SEED, k, i]),
+                                                 preprocessing=params["preprocessing"])
+            nn = dataset_nn_distance(cluster, params["preprocessing"])
+            for j, (kind, level) in enumerate(HELD_OUT_DEFECTS):
+                atoms = cluster if kind == "pristine" else apply(
+                    kind, level, cluster, np.random.default_rng([HELD_OUT_SEED, k, i, 1 + j]), nn)
+                records.append({"prototype": name, "index": i, "element": record["element"],
+                                "defect": kind, "level": level})
+                structures.append(atoms)
+    return pd.DataFrame(records), structures
+
+
+def held_out_test(paths: dict, cache: Path, figures: Path, method_seeds: tuple, best: dict, classes, sites: dict,
+                  params: dict, processes: int, n: int) -> pd.DataFrame:
+    """The held-out prototypes through the model with the kept decision: ``held_out.csv`` under
+    ``figures``, per prototype, defect and level: structures, without a lattice, the share answered
+    ``unknown`` and the labels given (with their counts)."""
+    from paper_lib.diffraction import fingerprints
+
+    table_path, fp_path = cache / f"held_out_{n}.csv", cache / f"held_out_{n}_fingerprints.npy"
+    if not table_path.exists():
+        start = time.perf_counter()
+        info, structures = held_out_structures(n, params)
+        batch = fingerprints(structures, processes=processes, progress=False, **params)
+        info["sites"] = 0
+        info.loc[batch.ok, "sites"] = batch.sites
+        info.loc[list(batch.no_lattice), "sites"] = -1
+        broken = sorted(set(i for i, _ in batch.failed) - set(batch.no_lattice))
+        if broken:
+            raise RuntimeError(f"held-out structures that could not be fingerprinted: {[batch.failed[i] for i in broken][:3]}")
+        fps = np.zeros((len(structures), 64, 64, 3), np.float32)
+        fps[batch.ok] = batch.fingerprints
+        np.save(fp_path, fps)
+        info.to_csv(table_path, index=False)
+        print(f"held-out prototypes: {len(structures)} structures in {time.perf_counter() - start:.0f} s "
+              f"({len(batch.no_lattice)} without a lattice)", flush=True)
+    info, fps = pd.read_csv(table_path), np.load(fp_path)
+    method, seeds = method_seeds
+    s = unc.sample_probabilities(_network(paths, method, seeds), fps, method)
+    decision = unc.Decision(method="ensemble", samples=1, measure=best["measure"], threshold=best["threshold"],
+                            temperature=best["temperature"], sites=sites)
+    summary = unc.summarise(s, best["temperature"])
+    labels = np.array([lab for lab, _ in unc.decide(summary, classes, decision, info.sites.values)], dtype=object)
+    labels[info.sites.values < 0] = unc.UNKNOWN
+    info = info.assign(label=labels, unknown=labels == unc.UNKNOWN)
+    groups = []
+    for (name, defect, level), part in info.groupby(["prototype", "defect", "level"], sort=False):
+        groups.append({"prototype": name, "defect": defect, "level": level, "n": len(part),
+                       "no_lattice": int((part.sites < 0).sum()), "unknown_share": round(float(part.unknown.mean()), 4),
+                       "labels_given": ", ".join(f"{k} {v}" for k, v in part.label.value_counts().items())})
+    table = pd.DataFrame(groups)
+    table.to_csv(figures / "held_out.csv", index=False)
+    print(table.to_string(index=False), flush=True)
+    print(f"held-out prototypes answered unknown: {info.unknown.mean():.1%} of {len(info)} "
+          f"(pristine {info.unknown[info.defect == 'pristine'].mean():.1%})", flush=True)
+    return table
+
+
+def report(rows, ood, best, classes, figures: Path, s_all: np.ndarray, seeds) -> None:
     """levels.csv, out_of_class.csv, reliability.csv and the three figures for the kept choice."""
     import matplotlib
 
@@ -309,8 +532,8 @@ def report(rows, ood, best, classes, figures: Path, results: Path, cache: Path, 
     best_in = np.array(classes)[sum_in["best"]]
     truth = rows.label.values
     lattice = rows.sites.values >= 0
-    seeds = per_seed_accuracy(results, cache, rows, classes)
-    spread = seeds.groupby(["defect", "level"]).accuracy.agg(["mean", "std"]).reset_index()
+    per_seed = per_seed_accuracy(s_all, seeds, rows, classes)
+    spread = per_seed.groupby(["defect", "level"]).accuracy.agg(["mean", "std"]).reset_index()
     levels = []
     for (defect, level), idx in rows.groupby(["defect", "level"]).groups.items():
         idx = np.asarray(idx)
@@ -328,7 +551,7 @@ def report(rows, ood, best, classes, figures: Path, results: Path, cache: Path, 
     levels = pd.DataFrame(levels).sort_values(["defect", "level"])
     levels.round(3).to_csv(figures / "levels.csv", index=False)
     print(levels.round(2).to_string(index=False), flush=True)
-    seeds.round(3).to_csv(figures / "seeds.csv", index=False)
+    per_seed.round(3).to_csv(figures / "seeds.csv", index=False)
 
     reasons = []
     for i in range(len(ood)):
@@ -405,21 +628,25 @@ def report(rows, ood, best, classes, figures: Path, results: Path, cache: Path, 
     plt.close(fig)
 
 
-def write_calibrated(results: Path, best: dict, sites: dict, args, rows, ood) -> None:
+def write_calibrated(paths: dict, methods: dict, best: dict, sites: dict, args, rows, ood, sites_found: bool) -> None:
     """The kept decision written into the model (an ensemble's members into one file)."""
     from paper_lib.model import ensemble, write_model
 
-    method, seeds = METHODS[best["method"]]
-    members = load_members(results, seeds)
+    method, seeds = methods[best["method"]]
+    members = load_members(paths, seeds)
     cal_in = (rows.half == "calibration").sum()
+    preset = members[0].metadata["training_data"].get("preset", "training")
+    calibration = {"flagged_in_class": args.flag, "in_class": f"{cal_in} held-out structures of the {preset} preset "
+                   "(validation pristine and defective test variants, even sids)",
+                   "out_of_class": f"{(ood.half == 'calibration').sum()} structures of paper_lib.out_of_class, "
+                   "calibration split", "script": "scripts/calibrate_shipped_model.py"}
+    if sites_found:
+        calibration["sites"] = ("every count the pre-processing found on the in-class calibration half's pristine "
+                                "and easy structures (displacements <= 5 %, vacancies <= 25 %) of each class")
     decision = unc.Decision(
         method=method, samples=unc.MC_SAMPLES if method == "mc_dropout" else len(seeds),
         measure=best["measure"], threshold=round(float(best["threshold"]), 6),
-        temperature=round(float(best["temperature"]), 6), sites=sites,
-        calibration={"flagged_in_class": args.flag, "in_class": f"{cal_in} held-out structures of the robust preset "
-                     "(validation pristine and defective test variants, even sids)",
-                     "out_of_class": f"{(ood.half == 'calibration').sum()} structures of paper_lib.out_of_class, "
-                     "calibration split", "script": "scripts/calibrate_shipped_model.py"})
+        temperature=round(float(best["temperature"]), 6), sites=sites, calibration=calibration)
     if method == "ensemble":
         keras_model, metadata = ensemble(members)
     else:
