@@ -475,11 +475,9 @@ def held_out_structures(n: int, params: dict) -> tuple[pd.DataFrame, list]:
     return pd.DataFrame(records), structures
 
 
-def held_out_test(paths: dict, cache: Path, figures: Path, method_seeds: tuple, best: dict, classes, sites: dict,
-                  params: dict, processes: int, n: int) -> pd.DataFrame:
-    """The held-out prototypes through the model with the kept decision: ``held_out.csv`` under
-    ``figures``, per prototype, defect and level: structures, without a lattice, the share answered
-    ``unknown`` and the labels given (with their counts)."""
+def held_out_data(cache: Path, params: dict, processes: int, n: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`held_out_structures` fingerprinted with the model's parameters ``params``: their records
+    (with ``sites``: -1 no lattice found) and fingerprints (zero where none), cached per ``n``."""
     from paper_lib.diffraction import fingerprints
 
     table_path, fp_path = cache / f"held_out_{n}.csv", cache / f"held_out_{n}_fingerprints.npy"
@@ -499,7 +497,15 @@ def held_out_test(paths: dict, cache: Path, figures: Path, method_seeds: tuple, 
         info.to_csv(table_path, index=False)
         print(f"held-out prototypes: {len(structures)} structures in {time.perf_counter() - start:.0f} s "
               f"({len(batch.no_lattice)} without a lattice)", flush=True)
-    info, fps = pd.read_csv(table_path), np.load(fp_path)
+    return pd.read_csv(table_path), np.load(fp_path)
+
+
+def held_out_test(paths: dict, cache: Path, figures: Path, method_seeds: tuple, best: dict, classes, sites: dict,
+                  params: dict, processes: int, n: int) -> pd.DataFrame:
+    """The held-out prototypes through the model with the kept decision: ``held_out.csv`` under
+    ``figures``, per prototype, defect and level: structures, without a lattice, the share answered
+    ``unknown`` and the labels given (with their counts)."""
+    info, fps = held_out_data(cache, params, processes, n)
     method, seeds = method_seeds
     s = unc.sample_probabilities(_network(paths, method, seeds), fps, method)
     decision = unc.Decision(method="ensemble", samples=1, measure=best["measure"], threshold=best["threshold"],
