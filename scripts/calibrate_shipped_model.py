@@ -137,13 +137,34 @@ def _sites_of(item):
         return row_id, -1
 
 
+def crystal_sites(results: Path, cache: Path, row_ids, wide: bool, processes: int) -> dict:
+    """Row id -> sites per primitive cell of the crystal frame found in that row of
+    ``results/structures.db`` (-1: none), for ``row_ids``; kept in ``cache/crystal_sites.csv``, to
+    which the rows not yet there are added (``wide``: the crystal_frame_wide search)."""
+    import multiprocessing as mp
+
+    from paper_lib.io import read_structures
+
+    path = cache / "crystal_sites.csv"
+    known = pd.read_csv(path) if path.exists() else pd.DataFrame({"row_id": [], "sites": []}, dtype=int)
+    todo = set(row_ids) - set(known.row_id.tolist())
+    if todo:
+        items = [(rid, atoms, wide) for rid, atoms, _ in read_structures(results / "structures.db") if rid in todo]
+        start = time.perf_counter()
+        with mp.get_context("fork").Pool(processes) as pool:
+            found = dict(pool.imap_unordered(_sites_of, items, chunksize=64))
+        print(f"crystal frames of {len(items)} structures in {time.perf_counter() - start:.0f} s", flush=True)
+        known = pd.concat([known, pd.DataFrame({"row_id": list(found), "sites": list(found.values())})],
+                          ignore_index=True).sort_values("row_id")
+        known.to_csv(path, index=False)
+    return dict(zip(known.row_id.tolist(), known.sites.tolist()))
+
+
 def in_class(results: Path, cache: Path, processes: int, validation_sids, wide: bool) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows (row_id, sid, label, defect, level, sites, half) and their fingerprints (rows with a
     lattice; sites -1 where the pre-processing found none, their fingerprint rows are zero).
     ``validation_sids``: the pristine structures the networks never trained on; ``wide``: the
     crystal frames of the crystal_frame_wide pre-processing."""
-    import multiprocessing as mp
-
     from paper_lib.io import load_fingerprint_set, read_fingerprints, read_structures
 
     table_path, fp_path = cache / "in_class.csv", cache / "in_class_fingerprints.npy"
@@ -161,12 +182,7 @@ def in_class(results: Path, cache: Path, processes: int, validation_sids, wide: 
                                               "defect": [kv["defect"] for _, _, kv in lost],
                                               "level": [float(kv["level"]) for _, _, kv in lost]})], ignore_index=True)
         fps = np.concatenate([fps, np.zeros((len(lost), *fps.shape[1:]), np.float32)])
-        wanted = set(rows.row_id.tolist())
-        items = [(rid, atoms, wide) for rid, atoms, _ in read_structures(results / "structures.db") if rid in wanted]
-        start = time.perf_counter()
-        with mp.get_context("fork").Pool(processes) as pool:
-            sites = dict(pool.imap_unordered(_sites_of, items, chunksize=64))
-        print(f"crystal frames of {len(items)} structures in {time.perf_counter() - start:.0f} s", flush=True)
+        sites = crystal_sites(results, cache, set(rows.row_id.tolist()), wide, processes)
         rows["sites"] = rows.row_id.map(sites).astype(int)
         rows.loc[rows.row_id.isin(failed), "sites"] = -1
         rows["half"] = np.where(rows.sid % 2 == 0, "calibration", "test")
