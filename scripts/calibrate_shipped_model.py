@@ -519,27 +519,43 @@ def held_out_data(cache: Path, params: dict, processes: int, n: int) -> tuple[pd
 def held_out_test(paths: dict, cache: Path, figures: Path, method_seeds: tuple, best: dict, classes, sites: dict,
                   params: dict, processes: int, n: int) -> pd.DataFrame:
     """The held-out prototypes through the model with the kept decision: ``held_out.csv`` under
-    ``figures``, per prototype, defect and level: structures, without a lattice, the share answered
-    ``unknown`` and the labels given (with their counts)."""
+    ``figures``, per prototype, defect and level: structures, the share answered ``unknown`` and
+    why (no lattice found, else site count, else uncertainty: the checks in the decision's order),
+    the share that the uncertainty alone would flag (no site check), the labels given and the most
+    probable classes (with their counts)."""
     info, fps = held_out_data(cache, params, processes, n)
     method, seeds = method_seeds
     s = unc.sample_probabilities(_network(paths, method, seeds), fps, method)
     decision = unc.Decision(method="ensemble", samples=1, measure=best["measure"], threshold=best["threshold"],
                             temperature=best["temperature"], sites=sites)
     summary = unc.summarise(s, best["temperature"])
-    labels = np.array([lab for lab, _ in unc.decide(summary, classes, decision, info.sites.values)], dtype=object)
+    decided = unc.decide(summary, classes, decision, info.sites.values)
+    labels = np.array([lab for lab, _ in decided], dtype=object)
+    why = np.array(["answered" if reason is None else "uncertainty" if reason.startswith("uncertainty") else "sites"
+                    for _, reason in decided], dtype=object)
     labels[info.sites.values < 0] = unc.UNKNOWN
-    info = info.assign(label=labels, unknown=labels == unc.UNKNOWN)
+    why[info.sites.values < 0] = "no lattice"
+    cnn_only = unc.Decision(method="ensemble", samples=1, measure=best["measure"], threshold=best["threshold"],
+                            temperature=best["temperature"])
+    uncertain = np.array([lab == unc.UNKNOWN for lab, _ in unc.decide(summary, classes, cnn_only)])
+    info = info.assign(label=labels, unknown=labels == unc.UNKNOWN, why=why,
+                       best=np.array(classes)[summary["best"]], uncertain=uncertain | (info.sites.values < 0))
     groups = []
     for (name, defect, level), part in info.groupby(["prototype", "defect", "level"], sort=False):
+        counts = part.why.value_counts()
         groups.append({"prototype": name, "defect": defect, "level": level, "n": len(part),
-                       "no_lattice": int((part.sites < 0).sum()), "unknown_share": round(float(part.unknown.mean()), 4),
-                       "labels_given": ", ".join(f"{k} {v}" for k, v in part.label.value_counts().items())})
+                       "unknown_share": round(float(part.unknown.mean()), 4),
+                       "unknown_no_lattice": int(counts.get("no lattice", 0)), "unknown_sites": int(counts.get("sites", 0)),
+                       "unknown_uncertainty": int(counts.get("uncertainty", 0)),
+                       "unknown_share_cnn_only": round(float(part.uncertain.mean()), 4),
+                       "labels_given": ", ".join(f"{k} {v}" for k, v in part.label.value_counts().items()),
+                       "best_class": ", ".join(f"{k} {v}" for k, v in part.best[part.sites >= 0].value_counts().items())})
     table = pd.DataFrame(groups)
     table.to_csv(figures / "held_out.csv", index=False)
     print(table.to_string(index=False), flush=True)
     print(f"held-out prototypes answered unknown: {info.unknown.mean():.1%} of {len(info)} "
-          f"(pristine {info.unknown[info.defect == 'pristine'].mean():.1%})", flush=True)
+          f"(pristine {info.unknown[info.defect == 'pristine'].mean():.1%}; without the site check "
+          f"{info.uncertain.mean():.1%})", flush=True)
     return table
 
 
