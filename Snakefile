@@ -32,6 +32,9 @@ if workflow.overwrite_configfiles:
 # written into the preset: it is recorded (results/<preset>/preset.yaml) as given.
 PRESET = presets.validate(config, "the Snakemake configuration")   # stops here on a typo
 validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
+if PRESET.class_set != "paper":     # the baselines and figures know the paper's classes only
+    raise ValueError(f"preset {PRESET.name!r} has 'classes: {PRESET.class_set}': it runs through "
+                     "scripts/train_extended_model.sh, not this workflow")
 
 
 include: "workflow/rules/common.smk"
