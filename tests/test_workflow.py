@@ -32,6 +32,15 @@ def test_dry_runs_parse(args, jobs, tmp_path):
         assert f"total {jobs}" in " ".join(result.stdout.split()), result.stdout
 
 
+def test_an_extended_preset_is_sent_to_its_script(tmp_path):
+    """The workflow's baselines and figures know the paper's classes: a preset of the extended class
+    set stops before any job, naming the script that runs it."""
+    workflow_copy(tmp_path)
+    result = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", "config/extended.yaml")
+    assert result.returncode != 0
+    assert "scripts/train_extended_model.sh" in result.stdout + result.stderr
+
+
 def test_a_preset_file_is_the_whole_preset(tmp_path, tiny_preset_dict):
     """--configfile replaces the default preset instead of being merged into it: a preset without
     training_seeds trains one network, even though config/quick.yaml lists three."""
