@@ -476,17 +476,16 @@ def pristine_of(preset, sid: int) -> tuple[Atoms, dict]:
     """Pristine structure ``sid`` of a preset and its record, from its own random stream (the
     extended class set's from :func:`paper_lib.prototypes.pristine_prototype`)."""
     label, rng = structure_label(preset.counts, sid), structure_rng(preset.seed, sid)
-    if getattr(preset, "class_set", "paper") == "extended":
+    if preset.class_set == "extended":
         from .prototypes import pristine_prototype
 
         atoms, record = pristine_prototype(label, preset.elements, preset.target_atoms, rng,
                                            preprocessing=preset.preprocessing)
-        record.update(preprocessing=preset.preprocessing, target_atoms=preset.target_atoms)
-        return atoms, record
-    atoms, record = pristine_structure(label, preset.elements, preset.target_atoms, rng,
-                                       preprocessing=preset.preprocessing)
-    if preset.split_hex_rh:
-        record["label"] = record["label8"]
+    else:
+        atoms, record = pristine_structure(label, preset.elements, preset.target_atoms, rng,
+                                           preprocessing=preset.preprocessing)
+        if preset.split_hex_rh:
+            record["label"] = record["label8"]
     if preset.preprocessing != "paper2018":   # the fingerprint stage reads these from the rows
         record.update(preprocessing=preset.preprocessing, target_atoms=preset.target_atoms)
     return atoms, record

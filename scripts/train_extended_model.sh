@@ -12,20 +12,10 @@ CFG=config/extended.yaml
 OUT=results/extended
 SEEDS="2027 2028 2029"
 EPOCHS=5
-mkdir -p "$OUT/seeds"
-step() { local out=$1; shift; if [ -e "$out" ]; then echo "skip: $out exists"; else echo "run: $*"; "$@"; fi; }
-
-# pristine structures and their test variants, two shards side by side
-for k in 0 1; do
-  step "$OUT/structures-$k.db" $PY -m paper_lib structures --config $CFG --shard $k/2 --out "$OUT/structures-$k.db" &
-done
-wait
-step "$OUT/structures.db" $PY -m paper_lib merge-structures --out "$OUT/structures.db" "$OUT"/structures-0.db "$OUT"/structures-1.db
-# one displaced training copy of each pristine structure (0-10 % of the nearest-neighbour distance)
-step "$OUT/augment.db" $PY -m paper_lib augment --config $CFG --db "$OUT/structures.db" --out "$OUT/augment.db"
+source scripts/dataset_steps.sh
 # the rows carry their pre-processing (crystal_frame_wide) and cluster size
-step "$OUT/fingerprints.h5" $PY -m paper_lib fingerprints --db "$OUT/structures.db" --out "$OUT/fingerprints.h5" --processes 2
-step "$OUT/augment.h5" $PY -m paper_lib fingerprints --db "$OUT/augment.db" --out "$OUT/augment.h5" --processes 2
+dataset "$PY" $CFG "$OUT"
+mkdir -p "$OUT/seeds"
 for s in $SEEDS; do
   step "$OUT/seeds/model-$s.keras" $PY -m paper_lib train --config $CFG --fingerprints "$OUT/fingerprints.h5" \
       --augment "$OUT/augment.h5" --epochs $EPOCHS --seed "$s" --split-seed 2027 \
