@@ -41,6 +41,8 @@ class Preset:
     local-map comparison (``local_maps`` in a preset; None: no local maps).
     ``class_set``: ``paper`` (the paper's seven classes, or eight with ``split_hex_rh``) or
     ``extended`` (every prototype of :data:`paper_lib.prototypes.EXTENDED_CLASSES` its own class).
+    ``intensity``: the fingerprint's intensity scale (:data:`paper_lib.diffraction.INTENSITY_SCALES`;
+    ``linear``, the paper's, when the preset does not say). It does not change the structures.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Preset:
     local_atoms: int | None = None
     local_seed: int = 0
     class_set: str = "paper"
+    intensity: str = "linear"
     source: str = "<dict>"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -100,11 +103,13 @@ _SCHEMA: dict[str, Any] = {
     "training_seeds": (int, list),
     "local_maps": {"atoms": int, "seed": int},
     "classes": str,
+    "intensity": str,
 }
 
 
 #: keys a preset may leave out, with the value they then take
-_OPTIONAL = {"preprocessing": "paper2018", "training_seeds": None, "local_maps": None, "classes": "paper"}
+_OPTIONAL = {"preprocessing": "paper2018", "training_seeds": None, "local_maps": None, "classes": "paper",
+             "intensity": "linear"}
 
 #: the class sets a preset may name (``classes``)
 CLASS_SETS = ("paper", "extended")
@@ -221,6 +226,11 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
     preprocessing = raw.get("preprocessing", _OPTIONAL["preprocessing"])
     if preprocessing not in METHODS:
         raise ConfigError(f"{source}: 'preprocessing' must be one of {', '.join(METHODS)}, got {preprocessing!r}")
+    from .diffraction import INTENSITY_SCALES
+
+    intensity = raw.get("intensity", _OPTIONAL["intensity"])
+    if intensity not in INTENSITY_SCALES:
+        raise ConfigError(f"{source}: 'intensity' must be one of {', '.join(INTENSITY_SCALES)}, got {intensity!r}")
     if raw["seed"] < 0:
         raise ConfigError(f"{source}: 'seed' must be >= 0, got {raw['seed']}")
     seeds = raw.get("training_seeds")
@@ -260,6 +270,7 @@ def validate(raw: dict, source: str = "<dict>") -> Preset:
         local_atoms=None if local_maps is None else local_maps["atoms"],
         local_seed=0 if local_maps is None else local_maps["seed"],
         class_set=class_set,
+        intensity=intensity,
         source=source,
         raw=raw,
     )

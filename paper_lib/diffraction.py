@@ -38,6 +38,13 @@ ANGLE_DEG = 45.0            #: rotation of the cluster about x, y, z for the thr
 MASK_INNER_PX = 5           #: radius (px) of the central disc set to zero (the seed's choice)
 TARGET_ATOMS = 250          #: atoms in the finite cluster built from a periodic structure
 MAX_ATOMS = 100_000         #: larger clusters are refused (the direct sum costs N x pixels)
+#: How the channel sums become pixel values before the min-max normalisation: ``linear`` (the
+#: paper's: intensity as it is) or ``log``, log(I + LOG_FLOOR * max I). On the linear scale a
+#: reflection a hundredth as bright as the strongest is a hundredth of the brightest pixel; the log
+#: scale gives it a third of the range, so that weak superstructure reflections (an ordered
+#: binary on its parent lattice: amplitude f_A - f_B against f_A + f_B) reach the network.
+INTENSITY_SCALES = ("linear", "log")
+LOG_FLOOR = 1e-3            #: log scale: intensities below this fraction of the maximum are flattened
 
 _ANGSTROM = 1e-10
 _FORM_FACTOR_TABLE = Path(__file__).with_name("data") / "it92.csv"
@@ -304,8 +311,13 @@ def _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg,
     return positions, numbers, keep, int(cluster.info.get("sites_per_cell", 0))
 
 
-def _normalise(channels: np.ndarray, name: str) -> np.ndarray:
-    """(3, P) channel sums -> (64, 64, 3) float32, one global min-max to [0, 1]."""
+def _normalise(channels: np.ndarray, name: str, intensity: str = "linear") -> np.ndarray:
+    """(3, P) channel sums -> (64, 64, 3) float32 on the ``intensity`` scale (see
+    :data:`INTENSITY_SCALES`), one global min-max to [0, 1]."""
+    if intensity not in INTENSITY_SCALES:
+        raise ValueError(f"{name}: intensity must be one of {', '.join(INTENSITY_SCALES)}, got {intensity!r}")
+    if intensity == "log" and np.isfinite(channels).all() and channels.max() > 0:
+        channels = np.log(channels + LOG_FLOOR * channels.max())
     low, high = channels.min(), channels.max()
     if not (np.isfinite(low) and np.isfinite(high)):
         raise StructureError(f"{name}: the diffraction pattern is not finite (NaN or overflow: coordinates or "
@@ -319,7 +331,8 @@ def _normalise(channels: np.ndarray, name: str) -> np.ndarray:
 def fingerprint(atoms: Atoms, *, mask_inner_px: float | None = MASK_INNER_PX,
                 mask_outer_px: float | None = None, z_shift: int = Z_SHIFT,
                 angle_deg: float = ANGLE_DEG, target_atoms: int | None = TARGET_ATOMS,
-                dtype=np.float32, name: str = "structure", preprocessing: str = PREPROCESSING) -> np.ndarray:
+                dtype=np.float32, name: str = "structure", preprocessing: str = PREPROCESSING,
+                intensity: str = "linear") -> np.ndarray:
     """The (64, 64, 3) float32 diffraction fingerprint of ``atoms`` (an ``ase.Atoms``, or a pymatgen
     ``Structure``/``Molecule``: see :func:`paper_lib.structures.to_atoms`).
 
@@ -329,25 +342,27 @@ def fingerprint(atoms: Atoms, *, mask_inner_px: float | None = MASK_INNER_PX,
     the patterns of the cluster rotated by +/- ``angle_deg`` degrees about x, y, z. Pixels within
     ``mask_inner_px`` or beyond ``mask_outer_px`` pixels of the centre are zeroed in each pattern
     (the reference code's variant: ``mask_inner_px=10, mask_outer_px=30``), then the stack is
-    min-max normalised to [0, 1] as a whole. ``dtype`` is the precision of the sum (float32 or
+    min-max normalised to [0, 1] as a whole, on the ``intensity`` scale (``linear``, the paper's, or
+    ``log``: see :data:`INTENSITY_SCALES`). ``dtype`` is the precision of the sum (float32 or
     float64). ``name`` labels error messages. ``preprocessing``: ``crystal_frame`` (default: the
     crystal's own frame and length scale, whatever its cell) or ``paper2018`` (the paper's).
     """
     return _fingerprint_and_sites(atoms, mask_inner_px=mask_inner_px, mask_outer_px=mask_outer_px,
                                   z_shift=z_shift, angle_deg=angle_deg, target_atoms=target_atoms, dtype=dtype,
-                                  name=name, preprocessing=preprocessing)[0]
+                                  name=name, preprocessing=preprocessing, intensity=intensity)[0]
 
 
 def _fingerprint_and_sites(atoms: Atoms, *, mask_inner_px=MASK_INNER_PX, mask_outer_px=None, z_shift=Z_SHIFT,
                            angle_deg=ANGLE_DEG, target_atoms=TARGET_ATOMS, dtype=np.float32,
-                           name="structure", preprocessing=PREPROCESSING) -> tuple[np.ndarray, int]:
+                           name="structure", preprocessing=PREPROCESSING,
+                           intensity="linear") -> tuple[np.ndarray, int]:
     """:func:`fingerprint` and the sites per primitive cell of the crystal found (0: not looked for)."""
     positions, numbers, keep, sites = _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift,
                                                           angle_deg, target_atoms, name, preprocessing)
     channels = np.zeros((3, N_PIXELS * N_PIXELS), dtype=np.float64)
     for i, rotation in enumerate(_rotations(angle_deg)):
         channels[i // 2] += _pattern(positions @ rotation.T, numbers, keep, dtype)
-    return _normalise(channels, name), sites
+    return _normalise(channels, name, intensity), sites
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,6 +471,8 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
 
     if backend not in ("numba", "tensorflow", "auto"):
         raise ValueError(f"unknown backend {backend!r}; choose numba, tensorflow or auto")
+    if kwargs.get("intensity", "linear") not in INTENSITY_SCALES:
+        raise ValueError(f"intensity must be one of {', '.join(INTENSITY_SCALES)}, got {kwargs['intensity']!r}")
     if backend == "auto":
         backend = "tensorflow" if gpu_available() else "numba"
     structures = list(structures)
@@ -484,7 +501,7 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
 def _fingerprints_tensorflow(structures, names, batch_size, *, mask_inner_px=MASK_INNER_PX,
                              mask_outer_px=None, z_shift=Z_SHIFT, angle_deg=ANGLE_DEG,
                              target_atoms=TARGET_ATOMS, dtype=np.float32,
-                             preprocessing=PREPROCESSING) -> BatchResult:
+                             preprocessing=PREPROCESSING, intensity="linear") -> BatchResult:
     """The batch through :func:`_tensorflow_channels`; preparation and normalisation as on the CPU."""
     inputs, ok, failed, no_lattice = [], [], [], []
     for i, atoms in enumerate(structures):
@@ -501,7 +518,7 @@ def _fingerprints_tensorflow(structures, names, batch_size, *, mask_inner_px=MAS
     if inputs:
         for k, channels in enumerate(_tensorflow_channels(inputs, angle_deg, batch_size)):
             try:
-                out[k] = _normalise(channels, names[ok[k]])
+                out[k] = _normalise(channels, names[ok[k]], intensity)
             except StructureError as exc:
                 good[k] = False
                 failed.append((ok[k], str(exc)))
@@ -540,7 +557,9 @@ def database_options(rows, where="", preprocessing: str | None = None, target_at
     keywords of :func:`fingerprint`), and the pre-processing with its cluster size: those given, or
     else those the rows record (the ``structures`` stage writes them for a preset that is not
     ``paper2018``), or else the paper's. The paper's pre-processing adds no keywords (files of the
-    paper's runs keep their parameters); another gets ``target_atoms`` (default 250 atoms).
+    paper's runs keep their parameters); another gets ``target_atoms`` (default 250 atoms). The
+    intensity scale (:data:`INTENSITY_SCALES`): an ``intensity`` option given, else what the rows
+    record; ``linear`` adds no keyword.
 
     Raises ``ValueError`` naming ``where`` when the rows record different pre-processings, one that
     is not known, or a cluster size that is no count from 2 to 20000."""
@@ -548,10 +567,13 @@ def database_options(rows, where="", preprocessing: str | None = None, target_at
 
     from .preprocessing import METHODS
 
-    recorded = {(keys.get("preprocessing", "paper2018"), keys.get("target_atoms")) for _, _, keys in rows}
+    recorded = {(keys.get("preprocessing", "paper2018"), keys.get("target_atoms"), keys.get("intensity", "linear"))
+                for _, _, keys in rows}
     if len(recorded) > 1:
         raise ValueError(f"{where}: its rows were made with different pre-processing: {sorted(map(str, recorded))}")
-    method, target = recorded.pop() if recorded else ("paper2018", None)
+    method, target, scale = recorded.pop() if recorded else ("paper2018", None, "linear")
+    if scale not in INTENSITY_SCALES:
+        raise ValueError(f"{where}: its rows record intensity {scale!r}, which is none of {', '.join(INTENSITY_SCALES)}")
     if method not in METHODS:
         raise ValueError(f"{where}: its rows record preprocessing {method!r}, which is none of {', '.join(METHODS)}")
     if target is not None and (isinstance(target, bool) or not isinstance(target, numbers.Integral)
@@ -561,6 +583,10 @@ def database_options(rows, where="", preprocessing: str | None = None, target_at
     method = preprocessing or method
     if method != "paper2018":
         options.update(preprocessing=method, target_atoms=target_atoms or target or 250)
+    if options.get("intensity") is None:
+        options.pop("intensity", None)
+        if scale != "linear":      # the linear scale adds no keyword (files of earlier runs keep theirs)
+            options["intensity"] = scale
     return options
 
 

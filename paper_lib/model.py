@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .diffraction import ANGLE_DEG, MASK_INNER_PX, TARGET_ATOMS, Z_SHIFT
+from .diffraction import ANGLE_DEG, INTENSITY_SCALES, MASK_INNER_PX, TARGET_ATOMS, Z_SHIFT
 from .preprocessing import METHODS
 
 #: Training settings of the paper (Adam, cross-entropy).
@@ -355,6 +355,7 @@ MODEL_SCHEMA = {
                 "angle_deg": {"type": "number", "minimum": -360, "maximum": 360},
                 "target_atoms": {"type": ["integer", "null"], "minimum": 2, "maximum": 20000},
                 "preprocessing": {"enum": list(METHODS)},
+                "intensity": {"enum": list(INTENSITY_SCALES)},
             },
         },
         "training_data": {
@@ -482,8 +483,8 @@ def load_model(path: str | Path | None = None, fingerprint_params: dict | None =
 def check_fingerprint_params(model_params: dict, data_params: dict, where) -> None:
     """Raise :class:`ModelError` if fingerprints were made with other parameters than the model's."""
     # files and models from before pre-processing had a name used the paper's
-    model_params = {"preprocessing": "paper2018", **model_params}
-    data_params = {"preprocessing": "paper2018", **data_params}
+    model_params = {"preprocessing": "paper2018", "intensity": "linear", **model_params}
+    data_params = {"preprocessing": "paper2018", "intensity": "linear", **data_params}
     differ = {k: (model_params.get(k), data_params.get(k)) for k in set(model_params) | set(data_params)
               if k in data_params and k in model_params and model_params.get(k) != data_params.get(k)}
     if differ:

@@ -488,6 +488,8 @@ def pristine_of(preset, sid: int) -> tuple[Atoms, dict]:
             record["label"] = record["label8"]
     if preset.preprocessing != "paper2018":   # the fingerprint stage reads these from the rows
         record.update(preprocessing=preset.preprocessing, target_atoms=preset.target_atoms)
+    if preset.intensity != "linear":
+        record.update(intensity=preset.intensity)
     return atoms, record
 
 

@@ -193,6 +193,7 @@ def config_raw(name):
     (("shards",), 2.5, "integer"),
     (("baselines", "pristine_sample"), True, "pristine_sample"),
     (("preprocessing",), "raw", "'preprocessing' must be one of"),
+    (("intensity",), "sqrt", "'intensity' must be one of linear, log"),
     (("training_seeds",), 101, "count must be between"),
     (("training_seeds",), [7, 7], "training_seeds"),
     (("training_seeds",), [7, -1], "training_seeds"),
@@ -288,7 +289,11 @@ def test_the_extended_preset_is_balanced_and_leaves_the_papers_digests_alone():
     extended = config.load(ROOT / "config" / "extended.yaml")
     assert extended.classes == EXTENDED_CLASSES and len(extended.classes) >= 30
     assert max(extended.counts.values()) <= 2 * min(extended.counts.values())
-    assert extended.preprocessing == "crystal_frame_wide"
+    assert extended.preprocessing == "crystal_frame_wide" and extended.intensity == "log"
+    assert config.load(ROOT / "config" / "robust.yaml").intensity == "linear"       # left out: the paper's
+    # the intensity scale is the fingerprint's, not the structures': the dataset digest ignores it
+    assert config.validate(dict(config_raw("extended.yaml"), intensity="linear")).dataset_digest() \
+        == extended.dataset_digest()
     # the class-set key enters a preset's dataset digest only when it is not the paper's: the
     # structures of the paper's presets keep the identity they were made with
     assert config.load(ROOT / "config" / "paper.yaml").dataset_digest() == "6848eb7ace693168"

@@ -128,3 +128,47 @@ def test_tensorflow_path_matches_the_numba_kernel():
         assert np.abs(theirs.fingerprints - ours.fingerprints).max() < 2e-5
     with pytest.raises(ValueError, match="backend"):
         fingerprints(batch, backend="cuda")
+
+
+def test_the_log_intensity_scale_shows_the_superstructure_reflections_of_an_ordered_binary():
+    from ase.spacegroup import crystal
+
+    from paper_lib.diffraction import LOG_FLOOR, database_options
+
+    # CsCl-type NaCl-pair (contrast 6/32): the (100) reflections are (f_A - f_B)^2 / (f_A + f_B)^2,
+    # about 3.5 %, as bright as the (110); bcc Na has none
+    def b2(symbols):
+        return crystal(symbols, [(0, 0, 0), (0.5, 0.5, 0.5)], spacegroup=221, cellpar=[3, 3, 3, 90, 90, 90])
+
+    kw = dict(preprocessing="crystal_frame", target_atoms=250)
+    ordered = b2(["Na", "Cl"])
+    element = b2(["Na", "Na"])
+    linear = fingerprint(ordered, **kw) - fingerprint(element, **kw)
+    log = fingerprint(ordered, intensity="log", **kw) - fingerprint(element, intensity="log", **kw)
+    assert np.abs(log).max() > 3 * np.abs(linear).max()
+    assert np.abs(log).max() > 0.2
+    fp = fingerprint(ordered, intensity="log", **kw)
+    assert fp.min() == 0.0 and fp.max() == pytest.approx(1.0)
+    # the masked centre is the floor: log(LOG_FLOOR max I), the darkest pixel of the pattern
+    assert np.all(fp[~pixel_mask(5, None).reshape(64, 64)] == 0)
+    # the same numbers as the transform of the linear channels
+    from paper_lib.diffraction import _fingerprint_inputs, _pattern, _rotations
+
+    positions, numbers, keep, _ = _fingerprint_inputs(ordered, 5, None, 2, 45.0, 250, "x", "crystal_frame")
+    channels = np.zeros((3, 64 * 64))
+    for i, r in enumerate(_rotations(45.0)):
+        channels[i // 2] += _pattern(positions @ r.T, numbers, keep, np.float32)
+    by_hand = np.log(channels + LOG_FLOOR * channels.max())
+    by_hand = ((by_hand - by_hand.min()) / (by_hand.max() - by_hand.min())).reshape(3, 64, 64).transpose(1, 2, 0)
+    assert np.allclose(fp, by_hand, atol=1e-6)
+    with pytest.raises(ValueError, match="intensity must be one of linear, log"):
+        fingerprint(ordered, intensity="sqrt", **kw)
+    with pytest.raises(ValueError, match="intensity must be one of"):
+        fingerprints([ordered], intensity="sqrt")
+    # database rows say which scale: log becomes a keyword, linear adds none (older files unchanged)
+    rows = [(1, ordered, {"preprocessing": "crystal_frame", "target_atoms": 250, "intensity": "log"})]
+    assert database_options(rows)["intensity"] == "log"
+    assert "intensity" not in database_options([(1, ordered, {"preprocessing": "crystal_frame", "target_atoms": 250})])
+    assert database_options(rows, intensity="linear").get("intensity") == "linear"
+    with pytest.raises(ValueError, match="different pre-processing"):
+        database_options(rows + [(2, ordered, {"preprocessing": "crystal_frame", "target_atoms": 250})])

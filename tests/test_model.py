@@ -88,6 +88,12 @@ def test_model_file_problems_are_named(tiny_model, tmp_path):
     copy.with_suffix(".json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="mask_outer_px: model None vs data 30"):
         load_model(copy, fingerprint_params={"mask_inner_px": 5, "mask_outer_px": 30})
+    with pytest.raises(ModelError, match="intensity: model 'linear' vs data 'log'"):     # unsaid: linear
+        load_model(copy, fingerprint_params={"mask_inner_px": 5, "intensity": "log"})
+    copy.with_suffix(".json").write_text(json.dumps({**meta, "fingerprint": {**meta["fingerprint"], "intensity": "cube"}}))
+    with pytest.raises(ModelError, match="cube"):
+        load_model(copy)
+    copy.with_suffix(".json").write_text(json.dumps(meta))
     copy.write_bytes(b"not a zip file")
     with pytest.raises(ModelError, match="not a readable Keras model"):
         load_model(copy)

@@ -12,8 +12,8 @@ from paper_lib import prototypes
 from paper_lib.config import MAX_Z_INPUT
 from paper_lib.model import _CLASS_NAME
 from paper_lib.paths import safe_name
-from paper_lib.prototypes import (EXTENDED, EXTENDED_CLASSES, HELD_OUT, MAX_DELTA_Z, draw_symbols,
-                                  hexagonal_c_over_a, nn_for)
+from paper_lib.prototypes import (EXTENDED, EXTENDED_CLASSES, HELD_OUT, MAX_DELTA_Z, MIN_CONTRAST, contrast,
+                                  draw_symbols, hexagonal_c_over_a, nn_for)
 from paper_lib.structures import _quiet_spglib, nearest_neighbour_distances, spacegroup_number
 
 ALL = sorted(EXTENDED)
@@ -164,7 +164,7 @@ def test_build_is_reproducible_and_checks_its_input():
 
 def test_draw_symbols_for_binaries_spans_similar_and_very_different_atomic_numbers():
     rng = np.random.default_rng(1)
-    pairs = [draw_symbols(EXTENDED["B2_CsCl"], rng) for _ in range(3000)]
+    pairs = [draw_symbols(EXTENDED["B2_CsCl"], rng, min_contrast=0) for _ in range(3000)]
     z = np.array([[atomic_numbers[s] for s in pair] for pair in pairs])
     dz = np.abs(z[:, 0] - z[:, 1])
     assert (dz >= 1).all() and (dz <= MAX_DELTA_Z).all()
@@ -173,6 +173,26 @@ def test_draw_symbols_for_binaries_spans_similar_and_very_different_atomic_numbe
     assert 0.11 < np.mean(dz > 30) < 0.22          # 0.17
     assert (z[:, 0] > z[:, 1]).mean() == pytest.approx(0.5, abs=0.05)   # either order
     assert len(np.unique(z)) > 85
+
+
+def test_binaries_drawn_have_the_contrast_their_fingerprint_needs():
+    # the superstructure reflections of an ordered binary are about contrast^2 as bright as the
+    # fundamental ones: a binary is drawn only where its order shows
+    assert contrast(("Cu", "Zn")) == pytest.approx(1 / 63)          # (29+2, 30+2): B2 CuZn, invisible
+    assert contrast(("Na", "Cl")) == pytest.approx(6 / 32)          # rock salt itself is a class
+    assert contrast(("Fe",)) == 0.0
+    assert contrast(("Ga", "As")) < MIN_CONTRAST < contrast(("Zn", "S"))
+    rng = np.random.default_rng(3)
+    pairs = [draw_symbols(EXTENDED["B3_ZnS"], rng) for _ in range(2000)]
+    kappa = np.array([contrast(pair) for pair in pairs])
+    z = np.array([[atomic_numbers[s] for s in pair] for pair in pairs])
+    dz = np.abs(z[:, 0] - z[:, 1])
+    assert kappa.min() >= MIN_CONTRAST
+    assert np.mean(kappa < 0.3) > 0.2               # near the limit as well as far above it
+    assert dz.min() <= 3 and z[dz <= 3].max() <= 12     # similar Z: light pairs only
+    assert len(np.unique(z)) > 80                   # still nearly every element
+    with pytest.raises(ValueError, match="contrast"):
+        draw_symbols(EXTENDED["B2_CsCl"], rng, ["Cu", "Zn"])      # CuZn is the only pair: too close
 
 
 def test_draw_symbols_stays_within_the_elements_given():

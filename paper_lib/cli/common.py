@@ -36,8 +36,9 @@ def shard(text: str) -> tuple[int, int]:
 
 
 def add_fingerprint_options(p) -> None:
-    """--mask-inner-px, --mask-outer-px, --z-shift, --angle-deg, --preprocessing, --target-atoms."""
-    from ..diffraction import ANGLE_DEG, MASK_INNER_PX, Z_SHIFT
+    """--mask-inner-px, --mask-outer-px, --z-shift, --angle-deg, --preprocessing, --intensity,
+    --target-atoms."""
+    from ..diffraction import ANGLE_DEG, INTENSITY_SCALES, MASK_INNER_PX, Z_SHIFT
     from ..preprocessing import METHODS
 
     none_or_float = lambda t: None if t.lower() == "none" else float(t)  # noqa: E731
@@ -52,6 +53,9 @@ def add_fingerprint_options(p) -> None:
                    help="paper2018 (the paper's; database rows taken as given) or crystal_frame "
                         "(each row's own crystal frame and length scale, a sphere of --target-atoms); "
                         "default: what the database rows record, else paper2018")
+    p.add_argument("--intensity", choices=INTENSITY_SCALES,
+                   help="intensity scale before the min-max normalisation: linear (the paper's) or log; "
+                        "default: what the database rows record, else linear")
     p.add_argument("--target-atoms", type=at_least_two,
                    help="atoms of the average crystal in the cluster (crystal_frame only; default: "
                         "what the rows record, else 250)")

@@ -32,7 +32,7 @@ class CLICommand:
                                        progress=True, preprocessing=args.preprocessing,
                                        target_atoms=args.target_atoms, mask_inner_px=args.mask_inner_px,
                                        mask_outer_px=args.mask_outer_px, z_shift=args.z_shift,
-                                       angle_deg=args.angle_deg)
+                                       angle_deg=args.angle_deg, intensity=args.intensity)
         write_fingerprints(args.out, result.fingerprints, result.meta, result.failed, result.attrs)
         elapsed = time.perf_counter() - start
         n = len(result.meta["row_id"])

@@ -48,6 +48,9 @@ class CLICommand:
         if params["preprocessing"] != preset.preprocessing:
             raise ValueError(f"{', '.join(args.fingerprints)}: made with the {params['preprocessing']} "
                              f"pre-processing, but {args.config} asks for {preset.preprocessing}")
+        if params.get("intensity", "linear") != preset.intensity:
+            raise ValueError(f"{', '.join(args.fingerprints)}: made on the {params.get('intensity', 'linear')} "
+                             f"intensity scale, but {args.config} asks for {preset.intensity}")
         augment = None
         if args.augment:
             extra = load_fingerprint_set(args.augment)
