@@ -36,9 +36,11 @@ MODEL_FORMAT = 1
 SHIPPED_MODEL = Path(__file__).with_name("data") / "model.keras"
 
 #: Models shipped with the package, by the name ``load_model`` and ``classify --model`` accept:
-#: ``robust`` (the default) and ``paper2018`` (the paper preset's network and pre-processing, kept
-#: to compare with).
-SHIPPED_MODELS = {"robust": SHIPPED_MODEL, "paper2018": SHIPPED_MODEL.with_name("paper2018.keras")}
+#: ``robust`` (the default; the paper's seven classes), ``paper2018`` (the paper preset's network
+#: and pre-processing, kept to compare with) and ``extended`` (30 prototype classes, elements and
+#: binaries: ``config/extended.yaml``, ``scripts/train_extended_model.sh``).
+SHIPPED_MODELS = {"robust": SHIPPED_MODEL, "paper2018": SHIPPED_MODEL.with_name("paper2018.keras"),
+                  "extended": SHIPPED_MODEL.with_name("extended.keras")}
 
 
 class ModelError(ValueError):

@@ -173,3 +173,46 @@ def test_same_crystal_same_answer_on_what_users_bring(shipped):
     results = classify([atoms for _, atoms in cases], shipped)
     wrong = [(label, r.label, r.error) for (label, _), r in zip(cases, results) if r.label != label]
     assert not wrong, wrong
+
+
+@pytest.fixture(scope="module")
+def extended():
+    return load_model("extended")
+
+
+def test_the_extended_model_is_shipped_by_name_and_described(extended):
+    from paper_lib.model import SHIPPED_MODELS
+    from paper_lib.prototypes import EXTENDED_CLASSES
+
+    assert SHIPPED_MODELS["extended"].stat().st_size <= 6_000_000             # three networks of 1.5 MB
+    assert extended.classes == EXTENDED_CLASSES and len(extended.classes) >= 30
+    assert extended.fingerprint == {"mask_inner_px": 5, "mask_outer_px": None, "z_shift": 2, "angle_deg": 45.0,
+                                    "target_atoms": 250, "preprocessing": "crystal_frame_wide", "intensity": "log"}
+    assert extended.metadata["training_data"]["preset"] == "extended"
+    counts = extended.metadata["training_data"]["counts"]
+    assert max(counts.values()) <= 2 * min(counts.values())                    # balanced
+    d = extended.decision
+    assert d.method in ("ensemble", "mc_dropout") and d.threshold is not None and 0 < d.threshold < 1
+    assert set(d.sites) == set(EXTENDED_CLASSES)
+
+
+def test_the_extended_model_names_common_compounds_and_refuses_a_held_out_prototype(extended):
+    """Structures built here from their structure types, as periodic cells a user would hand in."""
+    from ase.build import bulk
+    from ase.spacegroup import crystal
+
+    cases = {
+        "B1_NaCl": bulk("NaCl", "rocksalt", a=5.64),
+        "B2_CsCl": bulk("CsCl", "cesiumchloride", a=4.12),
+        "B3_ZnS": bulk("ZnS", "zincblende", a=5.41),
+        "A1_Cu": bulk("Cu", "fcc", a=3.61),
+        "A2_W": bulk("Fe", "bcc", a=2.87),
+        "A4_diamond": bulk("Si", "diamond", a=5.43),
+        "A3_Mg": bulk("Mg", "hcp", a=3.21, c=5.21),
+        "L1_2_Cu3Au": crystal(["Au", "Cu"], [(0, 0, 0), (0, 0.5, 0.5)], spacegroup=221, cellpar=[3.75] * 3 + [90] * 3),
+    }
+    results = classify([atoms.repeat(4) for atoms in cases.values()], extended)
+    assert [r.label for r in results] == list(cases), [(r.label, r.best, r.reason) for r in results]
+    rutile = crystal(["Ti", "O"], [(0, 0, 0), (0.305, 0.305, 0)], spacegroup=136, cellpar=[4.59, 4.59, 2.96, 90, 90, 90])
+    r = classify(rutile.repeat((3, 3, 4)), extended)
+    assert r.label == "unknown" and r.reason

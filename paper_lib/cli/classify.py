@@ -11,7 +11,8 @@ class CLICommand:
     @staticmethod
     def add_arguments(p):
         p.add_argument("paths", nargs="+", help="structure files; every frame is classified")
-        p.add_argument("--model", help="model file (.keras), or a shipped model by name: robust (the default) or "
+        p.add_argument("--model", help="model file (.keras), or a shipped model by name: robust (the default; the "
+                                       "paper's seven classes), extended (30 prototypes, elements and binaries) or "
                                        "paper2018")
         p.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
         p.add_argument("--csv", metavar="FILE", help="also write a CSV file (source, index, label, probability, "

@@ -23,7 +23,8 @@ class CLICommand:
         p.add_argument("--refine", action="store_true", help="look again at half the stride where neighbouring "
                                                              "windows disagree (sharper boundaries, several times "
                                                              "the windows)")
-        p.add_argument("--model", help="model file (.keras), or a shipped model by name (default: robust)")
+        p.add_argument("--model", help="model file (.keras), or a shipped model by name: robust (the default), extended or "
+                                       "paper2018")
         p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for the fingerprints (default 1)")
         p.add_argument("--json", action="store_true", help="the share of atoms per class as one JSON object")
         p.add_argument("--progress", action="store_true", help="progress bar on stderr even when it is not a terminal")
