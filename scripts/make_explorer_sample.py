@@ -18,8 +18,12 @@ preset's data, without running the workflow first. Two files:
 The rule: for each of the model's classes, ``--per-class`` structures drawn with ``--seed`` from the
 pristine structures the model (``--model``) held out from training (``validation_sids`` in its
 JSON; the displaced copies of those structures were left out of training too) that have at least
-one displacement and one vacancy variant with a fingerprint; for each, its pristine fingerprint and
-one variant of each kind (drawn with the same generator when it has several). No entry is chosen
+one variant of each defect kind in ``--defects`` (default: displacements and vacancies) with a
+fingerprint; for each, its pristine fingerprint and one variant of each of those kinds (drawn with
+the same generator when it has several). Size: the robust sample (7 classes x 3, both kinds, 63
+entries) takes 3.2 MB; a 30-class sample of 1 structure per class took 5.0 MB with both kinds (90
+entries), 3.3 MB with ``--defects displacements`` (60) and 1.5 MB with ``--defects`` alone
+(pristine only, 30; a pristine fingerprint compresses better than a defective one). No entry is chosen
 by what the model predicts for it. The model must have trained on these results: its
 ``training_data`` names the structure database the fingerprint file was made from (``source``) and,
 where both record one, the same ``dataset_digest``; the fingerprint parameters must be the model's.
@@ -52,9 +56,16 @@ def model_json(model: str | Path) -> Path:
     return path if path.suffix == ".json" else metadata_path(path)
 
 
-def choose(meta: dict, held_out: set[int], classes, per_class: int, seed: int) -> list[int]:
+#: The defect kinds of a sample's variants (the default of ``--defects``), in the order written.
+DEFECTS = ("displacements", "vacancies")
+
+
+def choose(meta: dict, held_out: set[int], classes, per_class: int, seed: int,
+           defects: tuple[str, ...] = DEFECTS) -> list[int]:
     """Positions (rows of the fingerprint file) of the sample, in the order they are written:
-    by class, then sid, then pristine / displacements / vacancies."""
+    by class, then sid, then pristine and one variant of each kind in ``defects`` (in the order of
+    :data:`DEFECTS`)."""
+    defects = tuple(k for k in DEFECTS if k in defects)
     rng = np.random.default_rng(seed)
     sid, label, defect = meta["sid"], meta["label"], meta["defect"]
     chosen = []
@@ -64,20 +75,34 @@ def choose(meta: dict, held_out: set[int], classes, per_class: int, seed: int) -
             if int(s) not in held_out:
                 continue
             mine = sid == s
-            if (mine & (defect == "displacements")).any() and (mine & (defect == "vacancies")).any():
+            if all((mine & (defect == kind)).any() for kind in defects):
                 candidates.append(int(s))
         if len(candidates) < per_class:
-            raise ValueError(f"{cls}: only {len(candidates)} held-out structures with both defect kinds")
+            raise ValueError(f"{cls}: only {len(candidates)} held-out structures with a variant of each kind "
+                             f"in {list(defects)}")
         for s in sorted(rng.choice(candidates, size=per_class, replace=False).tolist()):
             mine = sid == s
             chosen.append(int(np.flatnonzero(mine & (defect == "pristine"))[0]))
-            for kind in ("displacements", "vacancies"):
+            for kind in defects:
                 options = np.flatnonzero(mine & (defect == kind))
                 chosen.append(int(options[rng.integers(len(options))]))
     return chosen
 
 
-def write_sample(results: Path, model_json: Path, out: Path, per_class: int, seed: int) -> dict:
+def rule(defects: tuple[str, ...]) -> str:
+    """The ``rule`` the ``sample`` attribute records for variants of the kinds ``defects``."""
+    defects = tuple(k for k in DEFECTS if k in defects)
+    if defects == DEFECTS:
+        return ("per class, per_class held-out (validation_sids) pristine structures with both defect kinds, "
+                "drawn with numpy default_rng(seed); each with one displacements and one vacancies variant")
+    if not defects:
+        return "per class, per_class held-out (validation_sids) pristine structures, drawn with numpy default_rng(seed)"
+    return (f"per class, per_class held-out (validation_sids) pristine structures with a {defects[0]} variant, "
+            f"drawn with numpy default_rng(seed); each with one {defects[0]} variant")
+
+
+def write_sample(results: Path, model_json: Path, out: Path, per_class: int, seed: int,
+                 defects: tuple[str, ...] = DEFECTS) -> dict:
     """Write ``out/structures.db`` and ``out/fingerprints.h5`` (see the module's docstring) from
     ``results`` for the model whose metadata is ``model_json``; returns the ``sample`` record."""
     import h5py
@@ -99,7 +124,7 @@ def write_sample(results: Path, model_json: Path, out: Path, per_class: int, see
         raise ValueError(f"{model_json} trained on dataset {digests[0]}, but {source_h5} holds dataset {digests[1]}")
     check_fingerprint_params({k: v for k, v in model["fingerprint"].items() if k != "target_atoms"},
                              json.loads(meta["attrs"]["fingerprint"]), f"{source_h5} for {model_json}")
-    positions = choose(meta, set(training["validation_sids"]), model["classes"], per_class, seed)
+    positions = choose(meta, set(training["validation_sids"]), model["classes"], per_class, seed, defects)
     order = np.argsort(positions)                      # h5py reads increasing indices
     with h5py.File(source_h5, "r") as h5:
         fps = np.empty((len(positions), 64, 64, 3), np.float32)
@@ -119,8 +144,7 @@ def write_sample(results: Path, model_json: Path, out: Path, per_class: int, see
               "source_structures": f"results/{results.name}/structures.db",
               "source_row_id": [int(meta["row_id"][p]) for p in positions],
               "model_training_digest": training["digest"],
-              "rule": "per class, per_class held-out (validation_sids) pristine structures with both defect kinds, "
-                      "drawn with numpy default_rng(seed); each with one displacements and one vacancies variant"}
+              "rule": rule(defects)}
     attrs = {"fingerprint": meta["attrs"]["fingerprint"], "source": "structures.db",
              "paper_lib_version": meta["attrs"].get("paper_lib_version", ""), "sample": json.dumps(sample)}
     with atomic_path(out / "fingerprints.h5") as tmp, h5py.File(tmp, "w") as h5:
@@ -168,10 +192,13 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=OUT, help="folder to write (default paper_lib/data/explorer)")
     parser.add_argument("--per-class", type=int, default=3, help="structures per class (default 3)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the choice (default 2026)")
+    parser.add_argument("--defects", nargs="*", choices=DEFECTS, default=list(DEFECTS),
+                        help="the defect kinds with one variant per structure (default: displacements vacancies; "
+                             "none: pristine only, the smallest sample)")
     parser.add_argument("--no-check", action="store_true", help="skip classifying the sample with the model")
     args = parser.parse_args(argv)
     metadata = model_json(args.model)
-    sample = write_sample(args.results, metadata, args.out, args.per_class, args.seed)
+    sample = write_sample(args.results, metadata, args.out, args.per_class, args.seed, tuple(args.defects))
     sizes = {p.name: p.stat().st_size for p in sorted(args.out.iterdir()) if p.is_file()}
     print(f"{args.out}: {len(sample['source_row_id'])} entries, "
           + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sizes.items())
