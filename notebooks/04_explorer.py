@@ -18,7 +18,7 @@
 #
 # Pick a class, a structure, a defect kind and level: the structure in 3D, its diffraction fingerprint, the network's probabilities and the attentive response maps (a convolutional layer's top filters or their sum, or the class map) follow, computed live from the model, so it also works in Voilà and on Binder.
 #
-# By default it opens the sample shipped in the package with the shipped model: 21 structures of the robust preset (3 per class) that the model did not train on, each pristine, displaced and with vacancies. Set `preset` (e.g. `"quick"`, after `make figures`) to explore `results/<preset>/` instead.
+# By default it opens the sample shipped in the package with the shipped model: 21 structures of the robust preset (3 per class) that the model did not train on, each pristine, displaced and with vacancies. The `model` control (under the others) switches to another shipped model that has a sample of its own, with that sample (`Explorer(model="extended")` opens it directly). Set `preset` (e.g. `"quick"`, after `make figures`) to explore `results/<preset>/` instead (then the control shows that folder's model only).
 
 # %% tags=["parameters"]
 preset = None    # None: the shipped sample and model; or "quick", "paper", ... for results/<preset>/

@@ -4,11 +4,13 @@ Choose a class, a structure, a defect kind and level; see the structure in 3D, i
 network's probabilities, and the attentive response maps (layer and filter, or the class map). Works
 in JupyterLab 4, Voila and on Binder. By default it opens the sample shipped in the package
 (:data:`SAMPLE`: 63 fingerprints of the robust preset that the shipped model did not train on) with
-the shipped model; given a preset, it reads ``results/<preset>/`` (structures, fingerprints; the
-model there, or the shipped one)::
+the shipped model; its ``model`` control switches to another shipped model that has a sample of its
+own (:data:`SAMPLES`), with that sample. Given a preset, it reads ``results/<preset>/`` (structures,
+fingerprints; the model there, or the shipped one)::
 
     from paper_lib.widgets import Explorer
     Explorer().widget                 # the shipped sample and model
+    Explorer(model="extended").widget # the extended model on its own sample (when shipped)
     Explorer("quick").widget          # results/quick/ (after `make figures`)
 """
 from __future__ import annotations
@@ -34,6 +36,13 @@ LAYER_SUM = "sum"
 #: displaced and one vacancy variant (``scripts/make_explorer_sample.py``; its attribute ``sample``
 #: records the source, the seed and the rule).
 SAMPLE = Path(__file__).with_name("data") / "explorer"
+
+#: The shipped samples, by the name of the shipped model (:data:`paper_lib.model.SHIPPED_MODELS`)
+#: they were written for: fingerprints made with that model's parameters, of structures it held out
+#: from training (``scripts/make_explorer_sample.py --model NAME``). The explorer's ``model`` control
+#: offers the shipped models whose model file and sample both exist (:func:`shipped_samples`); the
+#: paper2018 model has none (its fingerprints are made otherwise than the robust sample's).
+SAMPLES = {"robust": SAMPLE, "extended": SAMPLE.with_name("explorer_extended")}
 
 #: Width (px) of the longest probability bar (p = 1).
 BAR_PX = 120
@@ -89,6 +98,45 @@ class FingerprintIndex:
         return open_database(row["db"]).get(id=int(row["row_id"])).toatoms()
 
 
+def shipped_samples() -> dict[str, Path]:
+    """The shipped models the explorer offers, by name (in the order of
+    :data:`paper_lib.model.SHIPPED_MODELS`), each with its sample folder: those of :data:`SAMPLES`
+    whose model file and ``fingerprints.h5`` both exist."""
+    from .model import SHIPPED_MODELS
+
+    return {name: SAMPLES[name] for name, path in SHIPPED_MODELS.items()
+            if name in SAMPLES and Path(path).is_file() and (SAMPLES[name] / "fingerprints.h5").is_file()}
+
+
+def _shipped_name(model: str | Path | None) -> str | None:
+    """The name in :data:`paper_lib.model.SHIPPED_MODELS` of ``model`` (``None``: the default shipped
+    model; a name; or the path of a shipped model's file), or ``None`` for any other model file."""
+    from .model import SHIPPED_MODEL, SHIPPED_MODELS
+
+    path = SHIPPED_MODEL if model is None else SHIPPED_MODELS.get(str(model), Path(model))
+    for name, shipped in SHIPPED_MODELS.items():
+        if Path(shipped) == path or (path.exists() and Path(shipped).exists()
+                                     and Path(shipped).resolve() == path.resolve()):
+            return name
+    return None
+
+
+def check_sample(folder: str | Path, loaded) -> dict:
+    """The ``sample`` record (JSON attribute, see ``scripts/make_explorer_sample.py``) of the
+    sample in ``folder``, after checking that its fingerprints were made with the parameters of
+    ``loaded`` (a :class:`paper_lib.model.LoadedModel`); raises
+    :class:`paper_lib.model.ModelError` naming the sample and the model otherwise."""
+    from .io import read_fingerprints
+    from .model import check_fingerprint_params
+
+    path = Path(folder) / "fingerprints.h5"
+    attrs = read_fingerprints(path, with_fingerprints=False)["attrs"]
+    check_fingerprint_params({k: v for k, v in loaded.fingerprint.items() if k != "target_atoms"},
+                             json.loads(attrs.get("fingerprint", "{}")),
+                             f"the explorer sample {path} does not fit the model {loaded.path}")
+    return json.loads(attrs.get("sample", "{}"))
+
+
 def _database(source: str, results: Path, root: str | Path | None) -> Path:
     """The structure database a fingerprint file names (see :meth:`FingerprintIndex.of`)."""
     source = Path(source)
@@ -136,10 +184,17 @@ class Explorer:
     model), or over ``results/<preset>/`` of the repository (``results`` overrides the folder).
 
     ``model``: a model file or a shipped model's name (default: the results folder's
-    ``model.keras`` if present, else the shipped model). The widget is ``self.widget``;
-    ``self.state()`` tells what is shown (for tests). TensorFlow's start-up log lines are kept out
-    of the notebook (:func:`paper_lib.quiet.import_tensorflow`; set ``TF_CPP_MIN_LOG_LEVEL=0``
-    to see them).
+    ``model.keras`` if present, else the shipped model). Without a preset or results folder, a
+    shipped model's name opens that model on its own sample (:data:`SAMPLES`; ``ValueError`` if it
+    has none), and the ``model`` control (``self.picker``) switches between the shipped models that
+    have one (:func:`shipped_samples`), reloading the sample, the model, its layers and its classes.
+    Given a results folder or a model file of your own, the control shows that one model only
+    (disabled). A sample whose fingerprint parameters are not the model's is refused
+    (:class:`paper_lib.model.ModelError` naming both; a results folder is not checked).
+
+    The widget is ``self.widget``; ``self.state()`` tells what is shown (for tests). TensorFlow's
+    start-up log lines are kept out of the notebook (:func:`paper_lib.quiet.import_tensorflow`;
+    set ``TF_CPP_MIN_LOG_LEVEL=0`` to see them).
     """
 
     def __init__(self, preset: str | None = None, results: str | Path | None = None, model: str | Path | None = None,
@@ -149,13 +204,25 @@ class Explorer:
         from .quiet import import_tensorflow
 
         import_tensorflow()
-        from .model import load_model
         from .paths import Layout
         from .plotting import repository_root
 
-        if preset is None and results is None:       # the shipped sample
+        self.top_k = top_k
+        self._busy = False
+        name = _shipped_name(model)
+        if preset is None and results is None:       # a shipped sample
             self.root = Path(root) if root else None
-            self.results = SAMPLE
+            samples = shipped_samples()
+            if name is None:                          # a model file of one's own, on the robust sample
+                choices, current, fixed = [str(model)], str(model), True
+                self._open(SAMPLE, model, str(model))
+            elif name in samples:                     # any shipped model with a sample of its own
+                choices, current, fixed = list(samples), name, False
+                self._open_shipped(name)
+            else:
+                raise ValueError(f"the shipped model {name!r} has no explorer sample (paper_lib.widgets.SAMPLES; "
+                                 f"those with one: {', '.join(samples) or 'none'}); give results= a folder of "
+                                 f"fingerprints made with its parameters")
         else:
             if root is None and results is not None:     # a results folder of its own: paths from here
                 try:
@@ -163,26 +230,24 @@ class Explorer:
                 except FileNotFoundError:
                     root = Path.cwd()
             self.root = Path(root) if root else repository_root()
-            self.results = Path(results) if results else Layout(preset, self.root).results
-        self.index = FingerprintIndex.of(self.results, self.root)
-        own = self.results / "model.keras"
-        model = model if model else (own if own.exists() else None)
-        self.model = load_model(model)
-        self.source = ("the shipped sample (robust preset, held out)" if self.results == SAMPLE
-                       else str(self.results))
-        self.model_name = "the shipped model" if model is None else str(model)
-        self.layers = conv_layers(self.model)
-        self.top_k = top_k
-        table = self.index.table
-        classes = [c for c in self.model.classes if (table["label"] == c).any()]
+            folder = Path(results) if results else Layout(preset, self.root).results
+            own = folder / "model.keras"
+            model = model if model else (own if own.exists() else None)
+            name = _shipped_name(model)
+            current = name if name is not None else str(model)
+            choices, fixed = [current], True
+            self._open(folder, model, f"the shipped model ({name})" if name is not None else str(model),
+                       str(folder), check=False)
         style = {"description_width": "70px"}
-        self.cls = w.Dropdown(options=classes, description="class", style=style)
+        self.cls = w.Dropdown(options=self.classes, description="class", style=style)
         self.structure = w.IntSlider(min=0, max=0, description="structure", style=style, continuous_update=False)
         self.defect = w.Dropdown(options=[], description="defect", style=style)
         self.level = w.Dropdown(options=[], description="level (%)", style=style)
         self.layer = w.Dropdown(options=self.layers + [CLASS_MAP], value=self.layers[-1], description="layer",
                                 style=style)
         self.filter = w.Dropdown(options=[LAYER_SUM], description="filter", style=style)
+        self.picker = w.Dropdown(options=choices, value=current, description="model", style=style,
+                                 disabled=fixed or len(choices) < 2)
         self.fingerprint_image = w.Image(format="png", width=256, height=256)
         self.map_image = w.Image(format="png", width=256, height=256)
         self.probabilities = w.HTML(layout=w.Layout(min_width=f"{PREDICTION_PX}px", overflow="visible"))
@@ -197,14 +262,15 @@ class Explorer:
             self.viewer.layout.width, self.viewer.layout.height = "360px", "300px"
         self._maps = None
         self._current = None
-        self._busy = False
         self.cls.observe(self._on_class, "value")
         self.structure.observe(self._on_structure, "value")
         self.defect.observe(self._on_defect, "value")
         self.level.observe(lambda _: self._show(), "value")
         self.layer.observe(self._on_layer, "value")
         self.filter.observe(lambda _: self._draw_map(), "value")
-        controls = w.VBox([self.cls, self.structure, self.defect, self.level, self.layer, self.filter],
+        self.picker.observe(self._on_model, "value")
+        # the model control comes last: the class is the first control (and the first <select>)
+        controls = w.VBox([self.cls, self.structure, self.defect, self.level, self.layer, self.filter, self.picker],
                           layout=w.Layout(flex="0 0 auto", overflow="visible"))
 
         # ipywidgets boxes are flex containers with overflow auto. The prediction used to be the
@@ -227,6 +293,53 @@ class Explorer:
         self.widget.add_class("paperlib-explorer")
         self._on_class()
 
+    # -- data and model ----------------------------------------------------------------------
+    def _open(self, folder: Path, model, model_name: str, source: str | None = None, check: bool = True):
+        """Show ``model`` (a file, a shipped name or ``None``) on the fingerprints in ``folder``:
+        load both (checking the sample's fingerprint parameters when ``check``), then set them.
+        ``source`` names the data (default: the shipped sample, its preset, and whether it is
+        held out from this model's training)."""
+        from .model import load_model
+
+        index = FingerprintIndex.of(folder, self.root)
+        loaded = load_model(model)
+        if check:
+            sample = check_sample(folder, loaded)
+            if source is None:
+                mine = sample.get("model_training_digest") == loaded.metadata["training_data"].get("digest")
+                source = (f"the shipped sample ({sample.get('preset', Path(folder).name)} preset, "
+                          f"{'held out' if mine else 'made for another model'})")
+        classes = [c for c in loaded.classes if (index.table["label"] == c).any()]
+        if not classes:
+            raise ValueError(f"{folder}: none of its fingerprints is of a class of the model {loaded.path} "
+                             f"({', '.join(loaded.classes)})")
+        self.results, self.index, self.model, self.classes = Path(folder), index, loaded, classes
+        self.model_name, self.source = model_name, source
+        self.layers = conv_layers(loaded)
+
+    def _open_shipped(self, name: str):
+        """Show the shipped model ``name`` on its shipped sample (:data:`SAMPLES`)."""
+        self._open(SAMPLES[name], name, f"the shipped model ({name})")
+
+    def _on_model(self, change):
+        """The model control changed: load the shipped model and its sample, its layers and
+        classes, and redraw. A pair that does not fit is refused, and the control goes back."""
+        if self._busy:
+            return
+        try:
+            self._open_shipped(change["new"])
+        except Exception:
+            with self._quiet():           # keep showing (and naming) what was shown before
+                self.picker.value = change["old"]
+            raise
+        keep = self.layer.value
+        with self._quiet():
+            self.layer.options = self.layers + [CLASS_MAP]
+            self.layer.value = keep if keep in self.layer.options else self.layers[-1]
+            self.cls.options = self.classes
+            self.cls.value = self.classes[0]
+        self._on_class()
+
     # -- selection ---------------------------------------------------------------------------
     def _sids(self) -> np.ndarray:
         table = self.index.table
@@ -234,14 +347,17 @@ class Explorer:
 
     @contextmanager
     def _quiet(self):
-        """Change several controls without their handlers redrawing in between."""
-        self._busy = True
+        """Change several controls without their handlers redrawing in between (nested: the
+        outermost one ends the quiet)."""
+        before, self._busy = self._busy, True
         try:
             yield
         finally:
-            self._busy = False
+            self._busy = before
 
     def _on_class(self, _=None):
+        if self._busy:
+            return
         sids = self._sids()
         with self._quiet():
             self.structure.max = max(len(sids) - 1, 0)
@@ -274,6 +390,8 @@ class Explorer:
         self._show()
 
     def _on_layer(self, _=None):
+        if self._busy:
+            return
         if self.layer.value == CLASS_MAP:
             options = [CLASS_MAP]
         else:
@@ -339,10 +457,11 @@ class Explorer:
         self.map_image.value = _png(response_rgb(image))
 
     def state(self) -> dict:
-        """What is shown: selection, prediction and the entry in the index."""
-        return {"class": self.cls.value, "structure": self.structure.value, "defect": self.defect.value,
-                "level": self.level.value, "layer": self.layer.value, "filter": self.filter.value,
-                "entry": self._current, "prediction": self._label,
+        """What is shown: the model (the model control's value: a shipped model's name or a model
+        file), selection, prediction and the entry in the index."""
+        return {"model": self.picker.value, "class": self.cls.value, "structure": self.structure.value,
+                "defect": self.defect.value, "level": self.level.value, "layer": self.layer.value,
+                "filter": self.filter.value, "entry": self._current, "prediction": self._label,
                 "best": max(self._probabilities, key=self._probabilities.get), "uncertainty": self._uncertainty}
 
     def _repr_mimebundle_(self, **kwargs):

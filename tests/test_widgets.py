@@ -1,12 +1,21 @@
 """The explorer's logic without a browser: every control changes what is shown; by default it opens
-the shipped sample with the shipped model."""
+the shipped sample with the shipped model; its model control switches shipped model and sample."""
 import json
+import runpy
+import shutil
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 pytest.importorskip("ipywidgets")
 pytest.importorskip("nglview")
+
+#: A run of the extended preset (results of scripts/train_extended_model.sh): fingerprints.h5,
+#: structures.db and a 30-class model on crystal_frame_wide fingerprints; where the package ships no
+#: extended model and sample yet, the model-picker tests write a stand-in sample from it.
+EXTENDED_RUN = ROOT / "results" / "extended_v1"
+EXTENDED_MODEL = EXTENDED_RUN / "seeds" / "model-2027.keras"
 
 
 @pytest.fixture(scope="module")
@@ -16,12 +25,45 @@ def tiny_results(tmp_path_factory):
     return make(tmp_path_factory.mktemp("explore"))
 
 
+@pytest.fixture(scope="module")
+def extended(tmp_path_factory):
+    """The extended model and its sample folder: the shipped ones once the package has both, else
+    the model of :data:`EXTENDED_RUN` with a stand-in sample that scripts/make_explorer_sample.py
+    writes from that run (1 held-out structure per class, pristine, displaced and with vacancies)."""
+    from paper_lib.model import SHIPPED_MODELS
+    from paper_lib.widgets import SAMPLES
+
+    model, sample = SHIPPED_MODELS.get("extended"), SAMPLES["extended"]
+    if model is not None and model.is_file() and (sample / "fingerprints.h5").is_file():
+        return model, sample
+    if not (EXTENDED_RUN / "fingerprints.h5").is_file() or not EXTENDED_MODEL.is_file():
+        pytest.skip(f"no shipped extended model and sample, and no run of the extended preset in {EXTENDED_RUN}")
+    sample = tmp_path_factory.mktemp("explorer_extended")
+    script = runpy.run_path(str(ROOT / "scripts" / "make_explorer_sample.py"))
+    script["main"](["--results", str(EXTENDED_RUN), "--model", str(EXTENDED_MODEL), "--out", str(sample),
+                    "--per-class", "1", "--no-check"])
+    return EXTENDED_MODEL, sample
+
+
+@pytest.fixture
+def with_extended(monkeypatch, extended):
+    """The extended model and its sample offered as shipped (``SHIPPED_MODELS``, ``SAMPLES``)."""
+    from paper_lib import model, widgets
+
+    monkeypatch.setitem(model.SHIPPED_MODELS, "extended", extended[0])
+    monkeypatch.setitem(widgets.SAMPLES, "extended", extended[1])
+    return extended
+
+
 def test_every_control_changes_the_view(tiny_results):
     from paper_lib.widgets import CLASS_MAP, LAYER_SUM, Explorer
 
     explorer = Explorer("tiny", results=tiny_results)             # shipped model: no model.keras here
     first = explorer.state()
     assert first["class"] == "bcc" and first["defect"] == "pristine" and first["layer"] == "conv6"
+    # a results folder: the model control names the one model shown and cannot change it
+    assert first["model"] == "robust" and explorer.picker.options == ("robust",) and explorer.picker.disabled
+    assert "model: the shipped model (robust)" in explorer.status.value and str(tiny_results) in explorer.status.value
     assert first["prediction"] == "bcc"
     assert len(list(explorer.viewer)) == 1          # the structure is in the 3D view
     picture, response = explorer.fingerprint_image.value, explorer.map_image.value
@@ -74,7 +116,7 @@ def test_the_default_explorer_opens_the_shipped_sample_with_the_shipped_model():
     from paper_lib.widgets import SAMPLE, Explorer
 
     explorer = Explorer()                                         # as notebook 04 and Binder open it
-    assert explorer.results == SAMPLE and explorer.model_name == "the shipped model"
+    assert explorer.results == SAMPLE and explorer.model_name == "the shipped model (robust)"
     shipped = json.loads(SHIPPED_MODEL.with_suffix(".json").read_text())
     assert explorer.model.metadata["training_data"]["digest"] == shipped["training_data"]["digest"]
     assert list(explorer.cls.options) == shipped["classes"]       # every class has structures
@@ -115,3 +157,86 @@ def test_the_shipped_sample_is_held_out_small_and_classified_by_the_shipped_mode
     pristine = data["defect"] == "pristine"
     predicted = np.array(loaded.classes)[predict(loaded, data["fingerprints"][pristine]).argmax(axis=1)]
     assert (predicted == data["label"][pristine]).all(), list(zip(data["label"][pristine], predicted))
+
+
+def test_the_model_control_offers_the_shipped_models_that_have_a_sample(monkeypatch, tmp_path):
+    from paper_lib import model, widgets
+
+    # today's package: paper2018 has a model but no sample (its fingerprints are made otherwise)
+    monkeypatch.delitem(model.SHIPPED_MODELS, "extended", raising=False)
+    assert widgets.shipped_samples() == {"robust": widgets.SAMPLE}
+    with pytest.raises(ValueError, match="the shipped model 'paper2018' has no explorer sample"):
+        widgets.Explorer(model="paper2018", viewer=False)
+    # a sample without its model file, a model without its sample folder: neither is offered
+    monkeypatch.setitem(model.SHIPPED_MODELS, "extended", tmp_path / "extended.keras")
+    monkeypatch.setitem(widgets.SAMPLES, "extended", widgets.SAMPLE)
+    monkeypatch.setitem(widgets.SAMPLES, "paper2018", tmp_path / "no-sample")
+    assert list(widgets.shipped_samples()) == ["robust"]
+    explorer = widgets.Explorer(viewer=False)
+    assert explorer.picker.options == ("robust",) and explorer.state()["model"] == "robust"
+    # a model file of one's own: shown on the robust sample, the only model in the control
+    mine = tmp_path / "mine.keras"
+    for suffix in (".keras", ".json"):
+        shutil.copy(model.SHIPPED_MODEL.with_suffix(suffix), mine.with_suffix(suffix))
+    explorer = widgets.Explorer(model=mine, viewer=False)
+    assert explorer.picker.options == (str(mine),) and explorer.picker.disabled
+    assert explorer.results == widgets.SAMPLE and explorer.model_name == str(mine)
+
+
+def test_a_sample_of_other_fingerprints_than_the_models_is_refused(monkeypatch):
+    """paper2018's fingerprints are not the robust sample's: offered with it, it is refused by name,
+    when opened and when picked (the control then goes back to the model still shown)."""
+    from paper_lib import model, widgets
+
+    monkeypatch.setitem(widgets.SAMPLES, "paper2018", widgets.SAMPLE)
+    both = f"sample {widgets.SAMPLE / 'fingerprints.h5'} does not fit the model {model.SHIPPED_MODELS['paper2018']}"
+    with pytest.raises(model.ModelError, match="preprocessing: model 'paper2018' vs data 'crystal_frame'") as error:
+        widgets.Explorer(model="paper2018", viewer=False)
+    assert both in str(error.value)
+    explorer = widgets.Explorer(viewer=False)
+    assert "paper2018" in explorer.picker.options and not explorer.picker.disabled
+    before = explorer.state()
+    with pytest.raises(model.ModelError) as error:
+        explorer.picker.value = "paper2018"
+    assert both in str(error.value)
+    assert explorer.state() == before and explorer.model.path == model.SHIPPED_MODEL
+
+
+def test_picking_a_model_switches_its_sample_classes_and_layers(with_extended):
+    from paper_lib.interpret import conv_layers
+    from paper_lib.model import SHIPPED_MODEL
+    from paper_lib.widgets import CLASS_MAP, SAMPLE, Explorer
+
+    model_file, sample = with_extended
+    extended = json.loads(model_file.with_suffix(".json").read_text())
+    explorer = Explorer()
+    assert explorer.picker.options == ("robust", "extended") and not explorer.picker.disabled
+    robust = explorer.state()
+    assert robust["model"] == "robust" and len(explorer.cls.options) == 7
+    picture = explorer.fingerprint_image.value
+    explorer.layer.value = CLASS_MAP
+    explorer.picker.value = "extended"
+    state = explorer.state()
+    assert state["model"] == "extended" and explorer.results == sample and explorer.model.path == model_file
+    assert explorer.index.table["label"].isin(extended["classes"]).all()
+    assert list(explorer.cls.options) == extended["classes"]        # every class has a structure
+    assert explorer.layers == conv_layers(explorer.model)
+    assert explorer.layer.options == (*explorer.layers, CLASS_MAP) and state["layer"] == CLASS_MAP
+    row = explorer.index.table.iloc[state["entry"]]
+    assert state["class"] == row["label"] == extended["classes"][0] and state["defect"] == "pristine"
+    assert state["best"] in extended["classes"] and explorer.fingerprint_image.value != picture
+    assert explorer.probabilities.value.count("paperlib-class") == len(extended["classes"])
+    assert "the shipped model (extended)" in explorer.status.value
+    assert f"the shipped sample ({extended['training_data']['preset']} preset, held out)" in explorer.status.value
+    assert len(list(explorer.viewer)) == 1
+    explorer.cls.value = extended["classes"][-1]                   # the controls work on the new sample
+    assert explorer.state()["class"] == extended["classes"][-1]
+    explorer.picker.value = "robust"                               # and back
+    assert explorer.state() == {**robust, "layer": CLASS_MAP, "filter": CLASS_MAP}
+    assert explorer.results == SAMPLE and explorer.model.path == SHIPPED_MODEL
+    assert "the shipped model (robust)" in explorer.status.value
+    # opened by name (or by its file), the extended model comes with its sample
+    for name in ("extended", model_file):
+        opened = Explorer(model=name, viewer=False)
+        assert opened.state()["model"] == "extended" and opened.results == sample
+        assert opened.picker.options == ("robust", "extended")
