@@ -103,22 +103,33 @@ def variants_of(preset, plan, sid: int, atoms: Atoms):
 
 def augmented_copies(atoms: Atoms, sid: int, seed: int, copies: int = AUGMENTATION["copies"],
                      max_displacement: float = AUGMENTATION["max_displacement"],
-                     preprocessing: str = "paper2018"):
+                     preprocessing: str = "paper2018", max_vacancies: float = 0.0):
     """Yield ``(level, displaced_atoms)``: ``copies`` training copies of pristine structure ``sid``.
 
     Each copy's level (%) is drawn uniformly from [0, ``max_displacement``]; the noise follows
     :func:`displacements` with the pristine supercell's nearest-neighbour distance. Seeded by
-    ``(seed, sid, copy)`` on a stream that the test variants (:func:`variants_of`) never use.
+    ``(seed, sid, copy)`` on a stream that the test variants (:func:`variants_of`) never use. With
+    ``max_vacancies`` > 0 (%), each displaced copy then also loses a share of its atoms drawn
+    uniformly from [0, ``max_vacancies``] (:func:`vacancies`, on a stream of its own, so that the
+    displacements stay those of ``max_vacancies=0``); the share is ``info["vacancy_level"]`` (%).
     """
     if copies < 1:
         raise ValueError(f"augmentation needs at least one copy, got {copies}")
     if not 0 < max_displacement < 100:
         raise ValueError(f"the largest augmentation displacement must be in (0, 100) %, got {max_displacement}")
+    if not 0 <= max_vacancies < 100:
+        raise ValueError(f"the largest augmentation vacancy level must be in [0, 100) %, got {max_vacancies}")
     nn_distance = dataset_nn_distance(atoms, preprocessing)
     for copy in range(copies):
         rng = np.random.default_rng([seed, 99, sid, copy])
         level = float(rng.uniform(0.0, max_displacement))
-        yield level, displacements(atoms, level, rng, nn_distance)
+        moved = displacements(atoms, level, rng, nn_distance)
+        if max_vacancies > 0:
+            holes = np.random.default_rng([seed, 98, sid, copy])
+            eta = float(holes.uniform(0.0, max_vacancies))
+            moved = vacancies(moved, eta, holes)
+            moved.info["vacancy_level"] = eta
+        yield level, moved
 
 
 def structure_rows(preset, plan, sid: int) -> list[tuple[Atoms, dict]]:
@@ -155,10 +166,13 @@ def dataset_rows(preset, shard: int = 0, n_shards: int = 1, processes: int = 1, 
 
 
 def augmented_rows(rows, seed: int, copies: int = AUGMENTATION["copies"],
-                   max_displacement: float = AUGMENTATION["max_displacement"], preprocessing: str = "paper2018"):
+                   max_displacement: float = AUGMENTATION["max_displacement"], preprocessing: str = "paper2018",
+                   max_vacancies: float = 0.0):
     """Yield ``(displaced_atoms, keys)``: the :func:`augmented_copies` of every pristine row
     ``(atoms, keys)`` (``keys`` with its ``sid``), keyed as a ``displacements`` variant at the
-    copy's level (%)."""
+    copy's level (%), and with ``vacancy_level`` (%) when ``max_vacancies`` > 0."""
     for atoms, keys in rows:
-        for level, copy in augmented_copies(atoms, int(keys["sid"]), seed, copies, max_displacement, preprocessing):
-            yield copy, {**keys, "defect": "displacements", "level": level}
+        for level, copy in augmented_copies(atoms, int(keys["sid"]), seed, copies, max_displacement, preprocessing,
+                                            max_vacancies):
+            extra = {"vacancy_level": copy.info.pop("vacancy_level")} if max_vacancies > 0 else {}
+            yield copy, {**keys, "defect": "displacements", "level": level, **extra}

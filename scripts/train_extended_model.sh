@@ -12,6 +12,9 @@ CFG=config/extended.yaml
 OUT=results/extended
 SEEDS="2027 2028 2029"
 EPOCHS=5
+# the training copy of each pristine structure: displaced (0-10 % of d_nn) and with 0-30 % of its atoms
+# removed; without the vacancies, random vacancies read as the weak reflections of an ordered binary
+AUGMENT_OPTIONS="--max-vacancies 30"
 source scripts/dataset_steps.sh
 # the rows carry their pre-processing (crystal_frame_wide) and cluster size
 dataset "$PY" $CFG "$OUT"

@@ -47,7 +47,7 @@ def pair_differences(py: Path) -> list[str]:
 def test_every_notebook_has_its_source():
     sources = {p.stem for p in NOTEBOOKS.glob("*.py")}
     notebooks = {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
-    assert sources == notebooks and len(sources) == 5, (sources, notebooks)
+    assert sources == notebooks and len(sources) == 6, (sources, notebooks)
 
 
 @pytest.mark.parametrize("py", sorted(NOTEBOOKS.glob("*.py")), ids=lambda p: p.stem)
@@ -91,3 +91,14 @@ def test_an_edit_of_one_file_alone_is_caught(tmp_path):
     text = jupytext.read(ipynb)
     jupytext.write(text, py, fmt="py:percent")
     assert pair_differences(py) == []
+
+
+def test_the_extended_model_notebook_runs_on_what_is_committed():
+    """Notebook 06 reads figures/extended/ (committed) and runs the shipped extended model."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(NOTEBOOKS / "06_extended_model.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=300,
+                            resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    text = str([o for c in notebook.cells for o in c.get("outputs", [])])
+    assert "Error" not in text and "B1_NaCl" in text and "unknown" in text

@@ -115,6 +115,16 @@ def test_augmented_copies_are_seeded_bounded_and_their_own_stream(rng):
     assert len(copies[0][1]) == len(atoms)                                     # displacements only
     with pytest.raises(ValueError):
         list(augmented_copies(atoms, sid=5, seed=1, copies=0))
+    # with vacancies too: the same displacements, then a share of atoms (0-25 %) removed
+    holed = list(augmented_copies(atoms, sid=5, seed=1, copies=20, max_displacement=10.0, max_vacancies=25.0))
+    etas = [copy.info["vacancy_level"] for _, copy in holed]
+    assert [level for level, _ in holed] == levels and all(0 <= eta <= 25 for eta in etas) and np.std(etas) > 3
+    for (_, moved), (_, copy), eta in zip(copies, holed, etas):
+        assert len(copy) == len(atoms) - int(round(eta / 100 * len(atoms))) or abs(len(copy) - (1 - eta / 100) * len(atoms)) <= 1
+        kept = {tuple(np.round(x, 9)) for x in moved.positions}
+        assert all(tuple(np.round(x, 9)) in kept for x in copy.positions)       # a subset of the displaced copy
+    with pytest.raises(ValueError, match="vacancy level"):
+        list(augmented_copies(atoms, sid=5, seed=1, max_vacancies=100))
 
 
 def test_generation_is_reproducible_and_independent_of_sharding(tiny_preset_dict):

@@ -19,6 +19,9 @@ class CLICommand:
         p.add_argument("--max-displacement", type=float, default=AUGMENTATION["max_displacement"],
                        help="largest displacement level in %% of the nearest-neighbour distance, drawn "
                             f"uniformly from 0 (default {AUGMENTATION['max_displacement']:g})")
+        p.add_argument("--max-vacancies", type=float, default=0.0,
+                       help="also remove a share of each copy's atoms drawn uniformly from 0 to this (%%; "
+                            "default 0: displacements only)")
         p.add_argument("--seed", type=int, help="seed (default: the preset's)")
 
     @staticmethod
@@ -42,10 +45,11 @@ class CLICommand:
                 yield atoms, keys
 
         written = write_structures(args.out, augmented_rows(rows(), seed, args.copies, args.max_displacement,
-                                                            preset.preprocessing))
+                                                            preset.preprocessing, args.max_vacancies))
         if pristine[0] == 0:
             Path(args.out).unlink(missing_ok=True)
             raise ValueError(f"{args.db}: no pristine structure to augment")
-        print(f"{args.out}: {written} displaced copies (0-{args.max_displacement:g} %) of {pristine[0]} "
+        holes = f", 0-{args.max_vacancies:g} % vacancies" if args.max_vacancies > 0 else ""
+        print(f"{args.out}: {written} displaced copies (0-{args.max_displacement:g} %{holes}) of {pristine[0]} "
               f"pristine structures in {time.perf_counter() - start:.1f} s")
         return 0
