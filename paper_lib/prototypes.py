@@ -86,8 +86,10 @@ prototypes of :data:`HELD_OUT`. Ranges are rounded here; the exact ones are
 For a binary, ``symbols[0]`` takes the role of the first species of the name (Na in NaCl, Zn in
 ZnO, Cu in Cu3Au, Bi in BiF3, Mg in MgCu2, W in WC ...). Built with the two species equal, some
 binaries are a higher-symmetry element structure (B1 is sc, B2 bcc, B3 diamond, L1_2 fcc, D0_3
-bcc): their geometry is the same, and only the difference of the two form factors tells them
-apart, which vanishes as the atomic numbers approach each other.
+bcc, B4 lonsdaleite): their geometry is the same, and only the difference of the two form factors
+tells them apart, which vanishes as the atomic numbers approach each other. The classes hold
+binaries whose :func:`contrast` is at least :data:`MIN_CONTRAST`: below it the order does not show
+in a diffraction pattern (see :data:`MIN_CONTRAST`).
 
 :data:`EXTENDED_CLASSES` are the 30 classes the extended model trains on; :data:`HELD_OUT`
 (rutile and the hexagonal Laves phase) are built the same way but never trained on: structures the
