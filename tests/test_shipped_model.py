@@ -216,3 +216,35 @@ def test_the_extended_model_names_common_compounds_and_refuses_a_held_out_protot
     rutile = crystal(["Ti", "O"], [(0, 0, 0), (0.305, 0.305, 0)], spacegroup=136, cellpar=[4.59, 4.59, 2.96, 90, 90, 90])
     r = classify(rutile.repeat((3, 3, 4)), extended)
     assert r.label == "unknown" and r.reason
+
+
+def test_the_extended_model_gives_the_same_crystal_the_same_answer(extended):
+    """Rock salt, wurtzite and hcp Mg written five ways: primitive cell, conventional supercell, a
+    rotated and sheared-cell copy, a rotated finite cluster, and an MD-like frame (2 % d_nn noise)."""
+    from ase import Atoms
+    from ase.build import bulk
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(4)
+    crystals = {"B1_NaCl": bulk("NaCl", "rocksalt", a=5.64), "B4_ZnO": bulk("ZnO", "wurtzite", a=3.25, c=5.21),
+                "A3_Mg": bulk("Mg", "hcp", a=3.21, c=5.21)}
+    forms, expected = [], []
+    for label, cell in crystals.items():
+        big = cell.repeat(5)
+        rotation = Rotation.random(random_state=7).as_matrix()
+        turned = big.copy()
+        turned.set_cell(big.cell[:] @ rotation.T, scale_atoms=True)
+        sheared = cell.copy()                                  # the same lattice, another cell: a + b for a
+        sheared.set_cell([cell.cell[0] + cell.cell[1], cell.cell[1], cell.cell[2]], scale_atoms=False)
+        sheared.wrap()
+        centre = big.positions.mean(axis=0)
+        inside = np.linalg.norm(big.positions - centre, axis=1) < 9.0
+        cluster = Atoms(big.numbers[inside], positions=(big.positions[inside] - centre) @ rotation.T)
+        noisy = big.copy()
+        d_nn = min(np.linalg.norm(a - b) for a in cell.positions for b in cell.positions if a is not b and np.any(a != b))
+        noisy.positions += rng.normal(0, 0.02 * d_nn, noisy.positions.shape)
+        for atoms in (cell.repeat(4), turned, sheared.repeat(4), cluster, noisy):
+            forms.append(atoms)
+            expected.append(label)
+    results = classify(forms, extended)
+    assert [r.label for r in results] == expected, [(e, r.label, r.best, r.reason) for e, r in zip(expected, results)]
