@@ -232,6 +232,7 @@ def binaries_part(pred: pd.DataFrame, table: pd.DataFrame, out: Path, seed: int)
     b2_table = (b2.groupby("dz_bin", observed=False)["predicted"].value_counts(normalize=True).unstack(fill_value=0) * 100).round(1)
     bcc = first[first.label == "A2_W"]["predicted"].value_counts(normalize=True).mul(100).round(2)
     b2_table.to_csv(out / "b2_vs_bcc.csv")
+    bcc.rename("share").rename_axis("A2_W called").to_csv(out / "bcc_called.csv")
     print("B2 CsCl, predicted class (%) by |dZ|:\n", b2_table.to_string(), "\nA2 bcc predicted as (%):\n", bcc.to_string(), flush=True)
 
 
@@ -317,7 +318,7 @@ BINARIES = [
     ("ZnO", "B4_ZnO", ("Zn", "O"), 1.602), ("GaN", "B4_ZnO", ("Ga", "N"), 1.627),
     ("AlN", "B4_ZnO", ("Al", "N"), 1.601),
     ("CaF2", "C1_CaF2", ("Ca", "F"), None), ("UO2", "C1_CaF2", ("U", "O"), None),
-    ("Cu3Au", "L1_2_Cu3Au", ("Au", "Cu"), None), ("Ni3Al", "L1_2_Cu3Au", ("Al", "Ni"), None),
+    ("Cu3Au", "L1_2_Cu3Au", ("Cu", "Au"), None), ("Ni3Al", "L1_2_Cu3Au", ("Ni", "Al"), None),
     ("Fe3Al", "D0_3_BiF3", ("Al", "Fe"), None),
     ("NiAs", "B8_1_NiAs", ("Ni", "As"), 1.39), ("MgB2", "C32_AlB2", ("Mg", "B"), 1.14),
     ("WC", "Bh_WC", ("W", "C"), 0.976),

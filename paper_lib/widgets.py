@@ -10,7 +10,7 @@ fingerprints; the model there, or the shipped one)::
 
     from paper_lib.widgets import Explorer
     Explorer().widget                 # the shipped sample and model
-    Explorer(model="extended").widget # the extended model on its own sample (when shipped)
+    Explorer(model="extended").widget # the extended model on its own sample
     Explorer("quick").widget          # results/quick/ (after `make figures`)
 """
 from __future__ import annotations

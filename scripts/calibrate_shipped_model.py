@@ -294,6 +294,20 @@ def auroc(negatives, positives) -> float:
     return float((ranks[n:].sum() - p * (p + 1) / 2) / (n * p)) if n and p else float("nan")
 
 
+def check_cache(cache: Path, params: dict) -> None:
+    """Stop if the fingerprints cached under ``cache`` were made with other fingerprint parameters
+    than the model's (recorded in ``fingerprint_params.json`` by the first run; a cache from before
+    the record is taken as it is)."""
+    record = cache / "fingerprint_params.json"
+    if record.exists():
+        stored = json.loads(record.read_text())
+        if stored != json.loads(json.dumps(params)):
+            raise SystemExit(f"{cache}: its cached fingerprints were made with {stored}, but the model's are "
+                             f"{params}; delete the folder to compute them again")
+    else:
+        record.write_text(json.dumps(params, sort_keys=True, indent=1))
+
+
 def assess(rows: pd.DataFrame, ood: pd.DataFrame, s_in, s_out, classes, measure: str, flag: float,
            sites: dict, temperature: float = 1.0, threshold: float | None = None) -> dict:
     """Calibrate the threshold on the in-class calibration half (unless given) and measure."""
@@ -406,6 +420,7 @@ def main() -> None:
 
     main_network = load_members(paths, seeds[:1])[0]
     classes, params = main_network.classes, dict(main_network.fingerprint)
+    check_cache(cache, params)
     wide = params.get("preprocessing") == "crystal_frame_wide"
     rows, fps_in = in_class(results, cache, args.processes, meta["training_data"]["validation_sids"], wide)
     ood, fps_out = out_of_class(cache, args.processes, args.n_per_kind, classes, params)

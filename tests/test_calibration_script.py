@@ -86,3 +86,12 @@ def test_held_out_structures_are_the_held_out_prototypes_with_their_defects(scri
         assert len(vacant) == len(pristine) - round(0.1 * len(pristine))
     again, same = script["held_out_structures"](1, params)
     assert again.equals(info) and all(np.array_equal(a.positions, b.positions) for a, b in zip(structures, same))
+
+
+def test_a_cache_made_with_other_fingerprint_parameters_is_refused(script, tmp_path):
+    check_cache = script["check_cache"]
+    linear = {"mask_inner_px": 5, "preprocessing": "crystal_frame_wide", "target_atoms": 250}
+    check_cache(tmp_path, linear)                       # the first run records the parameters
+    check_cache(tmp_path, dict(linear))                 # the same ones: fine
+    with pytest.raises(SystemExit, match="intensity"):
+        check_cache(tmp_path, {**linear, "intensity": "log"})

@@ -12,8 +12,9 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("nglview")
 
 #: A run of the extended preset (results of scripts/train_extended_model.sh): fingerprints.h5,
-#: structures.db and a 30-class model on crystal_frame_wide fingerprints; where the package ships no
-#: extended model and sample yet, the model-picker tests write a stand-in sample from it.
+#: structures.db and a 30-class model on crystal_frame_wide fingerprints; where the package's
+#: extended model or sample is missing (an install without them), the model-picker tests write a
+#: stand-in sample from it.
 EXTENDED_RUN = ROOT / "results" / "extended_v1"
 EXTENDED_MODEL = EXTENDED_RUN / "seeds" / "model-2027.keras"
 
@@ -162,7 +163,8 @@ def test_the_shipped_sample_is_held_out_small_and_classified_by_the_shipped_mode
 def test_the_model_control_offers_the_shipped_models_that_have_a_sample(monkeypatch, tmp_path):
     from paper_lib import model, widgets
 
-    # today's package: paper2018 has a model but no sample (its fingerprints are made otherwise)
+    # a package without the extended model; paper2018 has a model but no sample (its fingerprints are
+    # made otherwise)
     monkeypatch.delitem(model.SHIPPED_MODELS, "extended", raising=False)
     assert widgets.shipped_samples() == {"robust": widgets.SAMPLE}
     with pytest.raises(ValueError, match="the shipped model 'paper2018' has no explorer sample"):
