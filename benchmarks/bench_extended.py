@@ -13,7 +13,9 @@ structures and fingerprints, one network per seed in ``seeds/``, their predictio
    structures (pristine) and on every defect level: accuracy per class group (``elemental``,
    ``binary``, ``all``) and level, mean and s.d. over the seeds (``table1.csv``); the confusion
    matrix of the first seed over all levels with displacements <= 5 % and vacancies <= 25 %
-   (``confusion.csv``, ``confusion.png``); per-class accuracy (``per_class.csv``).
+   (``confusion.csv``, ``confusion.png``); per-class accuracy (``per_class.csv``); pristine accuracy
+   apart for the validation structures with and without a training structure of the same class and
+   the same elements (``twin_free.csv``).
 2. **elements**: the validation split holds structures whose elements also occur in training, and a
    cubic prototype at unit nearest-neighbour distance differs from another only by its form factor:
    a random split tests near-copies. Here a fifth of the elements (seeded) are held out: the
@@ -100,6 +102,22 @@ def seeds_part(results: Path, seeds, table: pd.DataFrame, out: Path) -> pd.DataF
     levels = pd.DataFrame(rows).sort_values(["defect", "level", "group"])
     levels.round(3).to_csv(out / "table1.csv", index=False)
     print(levels.round(2).to_string(index=False), flush=True)
+    # the pristine validation structures with no training structure of the same class and elements
+    # (for a cubic element class, such a pair is the same scaled geometry with the same form factor)
+    validation = set(json.loads((results / "seeds" / f"model-{seeds[0]}.json").read_text())
+                     ["training_data"]["validation_sids"])
+    pristine = table[table.defect == "pristine"]
+    seen = pristine[~pristine.sid.isin(validation)]
+    trained = {(label, frozenset((a, b))) for label, a, b in zip(seen.label, seen.z_a, seen.z_b)}   # either order
+    kept = pred[(pred.defect == "pristine")].merge(table[["row_id", "z_a", "z_b"]], on="row_id")
+    kept["twin_in_training"] = [(label, frozenset((a, b))) in trained
+                                for label, a, b in zip(kept.label, kept.z_a, kept.z_b)]
+    twin_free = (kept.groupby(["twin_in_training", "seed"])["right"].agg(["mean", "size"]).reset_index()
+                 .rename(columns={"mean": "accuracy", "size": "n"}))
+    twin_free["accuracy"] = (100 * twin_free["accuracy"]).round(3)
+    twin_free.to_csv(out / "twin_free.csv", index=False)
+    print("pristine validation structures with / without a same-class, same-elements training structure:\n",
+          twin_free.to_string(index=False), flush=True)
     first = pred[pred.seed == seeds[0]]
     easy = first.query(EASY)
     per_class = (easy.groupby(["label", "defect"])["right"].mean().unstack() * 100).round(2)
