@@ -359,20 +359,13 @@ def _same_type(atoms, proto, rng, tries: int = 8) -> bool:
     return False
 
 
-def _spacegroup(atoms) -> int | None:
-    """The space group number of a crystal (spglib, 1e-3 Angstrom)."""
-    from paper_lib.structures import spacegroup_number
-
-    return spacegroup_number(atoms, 1e-3)
-
-
 def real_part(model_path: Path, out: Path) -> pd.DataFrame:
     """dcdft's elemental crystals and common binaries, as periodic cells, classified by the model."""
     from ase.collections import dcdft
 
     from paper_lib.model import classify, limit_tensorflow_threads, load_model
     from paper_lib.prototypes import EXTENDED, EXTENDED_CLASSES, contrast, nn_for
-    from paper_lib.structures import replication_for
+    from paper_lib.structures import replication_for, spacegroup_number
 
     limit_tensorflow_threads(1)
     rng = np.random.default_rng(5)
@@ -383,7 +376,8 @@ def real_part(model_path: Path, out: Path) -> pd.DataFrame:
     cases, structures = [], []
     for element in dcdft.names:
         atoms = dcdft[element]
-        fits = [name for name in groups.get(_spacegroup(atoms), []) if _same_type(atoms, EXTENDED[name], rng)]
+        fits = [name for name in groups.get(spacegroup_number(atoms, 1e-3), [])
+                if _same_type(atoms, EXTENDED[name], rng)]
         cases.append({"structure": f"{element} (dcdft)", "kind": "element", "expected": fits[0] if fits else None,
                       "contrast": 0.0})
         structures.append(atoms)

@@ -311,11 +311,16 @@ def _fingerprint_inputs(atoms, mask_inner_px, mask_outer_px, z_shift, angle_deg,
     return positions, numbers, keep, int(cluster.info.get("sites_per_cell", 0))
 
 
+def _check_intensity(intensity: str, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``intensity`` is one of :data:`INTENSITY_SCALES`."""
+    if intensity not in INTENSITY_SCALES:
+        raise ValueError(f"{name}: intensity must be one of {', '.join(INTENSITY_SCALES)}, got {intensity!r}")
+
+
 def _normalise(channels: np.ndarray, name: str, intensity: str = "linear") -> np.ndarray:
     """(3, P) channel sums -> (64, 64, 3) float32 on the ``intensity`` scale (see
     :data:`INTENSITY_SCALES`), one global min-max to [0, 1]."""
-    if intensity not in INTENSITY_SCALES:
-        raise ValueError(f"{name}: intensity must be one of {', '.join(INTENSITY_SCALES)}, got {intensity!r}")
+    _check_intensity(intensity, name)
     if intensity == "log" and np.isfinite(channels).all() and channels.max() > 0:
         channels = np.log(channels + LOG_FLOOR * channels.max())
     low, high = channels.min(), channels.max()
@@ -471,8 +476,7 @@ def fingerprints(structures, *, processes: int = 1, names=None, progress: bool |
 
     if backend not in ("numba", "tensorflow", "auto"):
         raise ValueError(f"unknown backend {backend!r}; choose numba, tensorflow or auto")
-    if kwargs.get("intensity", "linear") not in INTENSITY_SCALES:
-        raise ValueError(f"intensity must be one of {', '.join(INTENSITY_SCALES)}, got {kwargs['intensity']!r}")
+    _check_intensity(kwargs.get("intensity", "linear"), "fingerprints")     # once, not per structure
     if backend == "auto":
         backend = "tensorflow" if gpu_available() else "numba"
     structures = list(structures)
